@@ -1,0 +1,188 @@
+//! What the binary does with a request: the `stdio` protocol and the CLI commands share these.
+
+use serde_json::{json, Value};
+
+use crate::aws::Connection;
+use crate::engine::Engine;
+use crate::error::{Error, Invalid};
+use crate::pillar::{self, Ensure, Node, PillarFile};
+use crate::protocol::{Action, CallResponse, Op, Request, StateReturn, VERSION};
+use crate::resources::KindId;
+
+/// Exit statuses (DESIGN §3).
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+
+/// A response and the exit status that goes with it.
+pub struct Outcome {
+    pub response: Value,
+    pub status: i32,
+}
+
+impl Outcome {
+    fn states(returns: &[StateReturn]) -> Self {
+        let failed = returns.iter().any(|r| r.result == Some(false));
+        Outcome { response: json!(returns), status: if failed { EXIT_FAILED } else { EXIT_OK } }
+    }
+    fn state(ret: StateReturn) -> Self {
+        let status = if ret.result == Some(false) { EXIT_FAILED } else { EXIT_OK };
+        Outcome { response: json!(ret), status }
+    }
+    fn call(result: Result<Value, Error>) -> Self {
+        match result {
+            Ok(value) => Outcome { response: json!(CallResponse { result: true, comment: String::new(), value }), status: EXIT_OK },
+            Err(e) => {
+                let status = if matches!(e, Error::Invalid(_)) { EXIT_INVALID } else { EXIT_FAILED };
+                let comment = sentence(&e);
+                Outcome { response: json!(CallResponse { result: false, comment, value: Value::Null }), status }
+            }
+        }
+    }
+}
+
+fn sentence(e: &Error) -> String {
+    match e {
+        Error::Invalid(_) => format!("Invalid request or Pillar: {e}."),
+        other => format!("{other}."),
+    }
+}
+
+/// Answers one `stdio` request. Never panics on bad input: an unreadable request is an
+/// invalid-request state return with exit status 2.
+pub async fn handle(text: &str) -> Outcome {
+    let request: Request = match pillar::deserialize(
+        serde_json::from_str::<Value>(text).unwrap_or_else(|e| json!({"__unreadable__": e.to_string()})),
+        "request",
+    ) {
+        Ok(r) => r,
+        Err(e) => return invalid_state("request", &e),
+    };
+    if request.version != VERSION {
+        return invalid_state("request", &Error::invalid("request.version", format!("expected {VERSION}")));
+    }
+    match request.op {
+        Op::State => state(&request).await,
+        Op::Converge => converge(&request.params, &request.connection, request.test).await,
+        Op::Call => Outcome::call(call(&request).await),
+    }
+}
+
+fn invalid_state(name: &str, e: &Error) -> Outcome {
+    Outcome { response: json!(StateReturn::failed(name, sentence(e))), status: EXIT_INVALID }
+}
+
+fn kind_of(request: &Request) -> Result<(KindId, String), Error> {
+    let kind = request.kind.as_deref().ok_or_else(|| Error::invalid("request.kind", "missing"))?;
+    let kind = KindId::from_id(kind).ok_or_else(|| {
+        let known: Vec<&str> = KindId::ALL.iter().map(|k| k.id()).collect();
+        Error::invalid("request.kind", format!("unknown kind `{kind}`; known kinds: {}", known.join(", ")))
+    })?;
+    let name = request.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| Error::invalid("request.name", "missing"))?;
+    Ok((kind, name))
+}
+
+async fn state(request: &Request) -> Outcome {
+    let name = request.name.clone().unwrap_or_default();
+    let node = kind_of(request).and_then(|(kind, name)| {
+        let absent = request.action == Some(Action::Absent);
+        pillar::single(kind, &name, &request.params, absent, request.connection.region.as_deref())
+    });
+    let node = match node {
+        Ok(n) => n,
+        Err(e) => return invalid_state(&name, &e),
+    };
+    match Engine::new(&request.connection, request.test).await {
+        Ok(engine) => Outcome::state(engine.converge_one(&node).await),
+        Err(e) => invalid_state(&name, &e),
+    }
+}
+
+/// Converges a whole `ocp_aws` Pillar value.
+pub async fn converge(params: &Value, conn: &Connection, test: bool) -> Outcome {
+    converge_with(params, conn, test, None).await.0
+}
+
+/// Converges and also returns the engine, for callers that report its AWS calls.
+pub async fn converge_with(params: &Value, conn: &Connection, test: bool, concurrency: Option<usize>) -> (Outcome, Option<Engine>) {
+    let nodes = match pillar::plan(params, conn.region.as_deref()) {
+        Ok(n) => n,
+        Err(e) => {
+            let ret = StateReturn::failed(pillar::ROOT, sentence(&e));
+            return (Outcome { response: json!([ret]), status: EXIT_INVALID }, None);
+        }
+    };
+    let engine = match Engine::new(conn, test).await {
+        Ok(e) => e,
+        Err(e) => return (Outcome { response: json!([StateReturn::failed(pillar::ROOT, sentence(&e))]), status: EXIT_INVALID }, None),
+    };
+    let engine = match concurrency {
+        Some(n) => engine.with_concurrency(n),
+        None => engine,
+    };
+    let returns = engine.converge_all(&nodes).await;
+    (Outcome::states(&returns), Some(engine))
+}
+
+async fn call(request: &Request) -> Result<Value, Error> {
+    let function = request.function.as_deref().ok_or_else(|| Error::invalid("request.function", "missing"))?;
+    match function {
+        "schema" => Ok(schema()),
+        "validate" => Ok(validate(&request.params, request.connection.region.as_deref())),
+        "expand" => Ok(expand(&request.params, request.connection.region.as_deref())),
+        "describe" => {
+            let (kind, name) = kind_of(request)?;
+            let node = pillar::single(kind, &name, &request.params, false, request.connection.region.as_deref())?;
+            let engine = Engine::new(&request.connection, true).await?;
+            node.spec.describe(&engine.cx(&node.region), &name).await
+        }
+        other => Err(Error::invalid(
+            "request.function",
+            format!("unknown function `{other}`; known functions: describe, expand, schema, validate"),
+        )),
+    }
+}
+
+/// The Pillar JSON Schema, generated from the Rust types.
+pub fn schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(PillarFile)).expect("a schema is JSON")
+}
+
+/// `{"valid": bool, "errors": ["path: message", ...]}`; never touches AWS.
+pub fn validate(params: &Value, default_region: Option<&str>) -> Value {
+    let errors = invalid_list(pillar::plan(params, default_region).err());
+    json!({"valid": errors.is_empty(), "errors": errors})
+}
+
+fn invalid_list(e: Option<Error>) -> Vec<String> {
+    match e {
+        None => Vec::new(),
+        Some(Error::Invalid(all)) => all.iter().map(Invalid::to_string).collect(),
+        Some(other) => vec![other.to_string()],
+    }
+}
+
+/// The Salt states the formula renders: one per resource, in order, with requisites.
+pub fn expand(params: &Value, default_region: Option<&str>) -> Value {
+    match pillar::plan(params, default_region) {
+        Err(e) => json!({"errors": invalid_list(Some(e)), "states": []}),
+        Ok(nodes) => json!({"errors": [], "states": nodes.iter().map(|n| salt_state(n, &nodes)).collect::<Vec<_>>()}),
+    }
+}
+
+fn salt_state(node: &Node, all: &[Node]) -> Value {
+    let mut params = node.params.as_object().cloned().unwrap_or_default();
+    params.remove("ensure");
+    params.insert("region".into(), Value::String(node.region.clone()));
+    let action = match node.ensure {
+        Ensure::Present => "present",
+        Ensure::Absent => "absent",
+    };
+    json!({
+        "id": node.id(),
+        "function": format!("{}_{action}", node.kind.salt_function()),
+        "name": node.name,
+        "params": params,
+        "require": node.deps.iter().map(|&d| all[d].id()).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,119 @@
+//! The library's error type. Every failure a user can meet is one of these, rendered as a sentence.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// One problem found in Pillar or in a request, with the path of the offending value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Where the value sits, e.g. `ocp_aws.s3.buckets.backup.lifecycle[0].expire_days`.
+    pub path: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Invalid { path: path.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Pillar or the request is invalid; nothing was sent to AWS.
+    #[error("{}", join_invalid(.0))]
+    Invalid(Vec<Invalid>),
+    /// AWS answered an operation with an error, or could not be reached.
+    #[error("{operation}: {message}")]
+    Aws { operation: &'static str, message: String },
+    /// The desired state cannot be reached without a decision by a person
+    /// (a region that cannot change, a non-empty bucket, a secret file that is gone).
+    #[error("{0}")]
+    Refused(String),
+    /// A secret file could not be read or written.
+    #[error("secret file {path}: {message}")]
+    SecretFile { path: String, message: String },
+    /// A wait ran out of time.
+    #[error("{0}")]
+    Timeout(String),
+}
+
+fn join_invalid(all: &[Invalid]) -> String {
+    all.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl Error {
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![Invalid::new(path, message)])
+    }
+}
+
+/// Turns an SDK error into a sentence a person can act on: the AWS error code and message for
+/// service errors, the cause chain (no credentials, unreachable endpoint, timeout) otherwise.
+pub fn aws_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    let message = match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            match (e.code(), e.message()) {
+                (Some(code), Some(msg)) => format!("{code}: {msg}"),
+                (Some(code), None) => code.to_string(),
+                _ => format!("AWS answered with an error ({})", DisplayErrorContext(&err)),
+            }
+        }
+        SdkError::TimeoutError(_) => "AWS did not answer in time".to_string(),
+        SdkError::DispatchFailure(_) => format!("could not reach AWS ({})", DisplayErrorContext(&err)),
+        SdkError::ResponseError(_) => {
+            format!("AWS sent an answer that could not be read ({})", DisplayErrorContext(&err))
+        }
+        _ => format!("the request could not be made ({})", DisplayErrorContext(&err)),
+    };
+    Error::Aws { operation, message }
+}
+
+/// Shorthand for SDK results: name the operation, and map the "does not exist" codes to `None`.
+pub trait AwsResult<T> {
+    /// Any error becomes [`Error::Aws`] naming `operation`.
+    fn op(self, operation: &'static str) -> Result<T, Error>;
+    /// An error whose code is one of `codes` becomes `Ok(None)`: not-found is not an error.
+    fn none_if(self, operation: &'static str, codes: &[&str]) -> Result<Option<T>, Error>;
+}
+
+impl<T, E, R> AwsResult<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    fn op(self, operation: &'static str) -> Result<T, Error> {
+        self.map_err(|e| aws_error(operation, e))
+    }
+
+    fn none_if(self, operation: &'static str, codes: &[&str]) -> Result<Option<T>, Error> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.code().is_some_and(|c| codes.contains(&c)) => Ok(None),
+            Err(e) => Err(aws_error(operation, e)),
+        }
+    }
+}
+
+/// The error code of an SDK error, if AWS sent one.
+pub fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    err.code()
+}

@@ -1,0 +1,170 @@
+//! `iam.group`: an IAM group and the managed policies attached to it (runbook: a backup policy
+//! attached through a group instead of directly to the user).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common_spec;
+use crate::engine::{Cx, Diff, Kind, Ref};
+use crate::error::{AwsResult, Error, Invalid};
+use crate::pillar::Ensure;
+use crate::resources::iam::{policy_keys, policy_refs, sync_policies};
+use crate::validate;
+
+pub struct Group;
+
+// ---- spec ----------------------------------------------------------------------------------
+
+/// An IAM group. The Pillar key is the group name.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// `present` (default) or `absent`. Deleting a group removes its members and policies first.
+    #[serde(default)]
+    pub ensure: Ensure,
+    /// Region used to reach IAM (IAM itself is global).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Managed policies attached to the group: names of `iam.policies`, or ARNs (e.g. AWS-managed
+    /// policies). When given, exactly these are attached; when left out, attachments are not managed.
+    #[serde(default)]
+    pub policies: Option<Vec<String>>,
+}
+common_spec!(Spec);
+
+// ---- read ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observed {
+    pub arn: String,
+    /// Attached policies as comparison keys (see `policy_key`); `None` when not managed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<String>>,
+}
+
+impl Kind for Group {
+    const KIND: &'static str = "iam.group";
+    const PILLAR: &'static str = "iam.groups";
+    const NOUN: &'static str = "IAM group";
+    type Spec = Spec;
+    type Observed = Observed;
+
+    fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
+        validate::iam_name(name, 128, path, errors);
+        if let Some(r) = &spec.region {
+            validate::region(r, &format!("{path}.region"), errors);
+        }
+    }
+
+    fn refs(spec: &Spec) -> Vec<Ref> {
+        policy_refs(spec.policies.as_deref().unwrap_or_default(), "policies")
+    }
+
+    async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
+        let iam = cx.iam();
+        let Some(found) =
+            iam.get_group().group_name(name).max_items(1).send().await.none_if("GetGroup", &["NoSuchEntity"])?
+        else {
+            return Ok(None);
+        };
+        let arn = found.group().map(|g| g.arn().to_string()).unwrap_or_default();
+        let policies = match (&spec.policies, spec.ensure) {
+            (Some(_), Ensure::Present) => Some(attached(cx, name).await?),
+            _ => None,
+        };
+        Ok(Some(Observed { arn, policies }))
+    }
+
+    // ---- diff ----------------------------------------------------------------------------------
+
+    fn diff(_name: &str, spec: &Spec, observed: Option<&Observed>) -> Diff {
+        let want = spec.policies.as_ref().map(|p| policy_keys(p.iter().map(String::as_str)));
+        match observed {
+            None => {
+                let mut d = Diff::creating();
+                if let Some(w) = want.filter(|w| !w.is_empty()) {
+                    d.set("policies", (), w);
+                }
+                d
+            }
+            Some(o) => {
+                let mut d = Diff::default();
+                if let Some(have) = &o.policies {
+                    d.compare("policies", want.as_ref(), have);
+                }
+                d
+            }
+        }
+    }
+
+    // ---- apply ---------------------------------------------------------------------------------
+
+    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Observed>, _diff: &mut Diff) -> Result<(), Error> {
+        let iam = cx.iam();
+        if observed.is_none() {
+            iam.create_group().group_name(name).send().await.op("CreateGroup")?;
+        }
+        if let Some(want) = &spec.policies {
+            let want = policy_keys(want.iter().map(String::as_str));
+            let have = observed.and_then(|o| o.policies.clone()).unwrap_or_default();
+            sync_policies(
+                cx,
+                &want,
+                &have,
+                async |arn| {
+                    crate::aws::retry_while(&["NoSuchEntity"], || iam.attach_group_policy().group_name(name).policy_arn(&arn).send())
+                        .await
+                        .op("AttachGroupPolicy")
+                        .map(drop)
+                },
+                async |arn| iam.detach_group_policy().group_name(name).policy_arn(arn).send().await.op("DetachGroupPolicy").map(drop),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    // ---- delete --------------------------------------------------------------------------------
+
+    async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
+        let iam = cx.iam();
+        let members: Vec<_> =
+            iam.get_group().group_name(name).into_paginator().send().try_collect().await.op("GetGroup")?;
+        for user in members.iter().flat_map(|p| p.users()) {
+            iam.remove_user_from_group().group_name(name).user_name(user.user_name()).send().await.op("RemoveUserFromGroup")?;
+        }
+        let policies: Vec<_> = iam
+            .list_attached_group_policies()
+            .group_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("ListAttachedGroupPolicies")?;
+        for arn in policies.iter().filter_map(|p| p.policy_arn()) {
+            iam.detach_group_policy().group_name(name).policy_arn(arn).send().await.op("DetachGroupPolicy")?;
+        }
+        let inline: Vec<String> =
+            iam.list_group_policies().group_name(name).into_paginator().items().send().try_collect().await.op("ListGroupPolicies")?;
+        for p in inline {
+            iam.delete_group_policy().group_name(name).policy_name(p).send().await.op("DeleteGroupPolicy")?;
+        }
+        iam.delete_group().group_name(name).send().await.op("DeleteGroup")?;
+        Ok(())
+    }
+}
+
+async fn attached(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
+    let items: Vec<_> = cx
+        .iam()
+        .list_attached_group_policies()
+        .group_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .op("ListAttachedGroupPolicies")?;
+    Ok(policy_keys(items.iter().filter_map(|p| p.policy_arn())))
+}

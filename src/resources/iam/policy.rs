@@ -1,0 +1,253 @@
+//! `iam.policy`: a customer-managed IAM policy, given as the runbook's `bucket_access` shorthand or
+//! as a full document. A changed document becomes a new default version.
+
+use aws_sdk_iam::types::PolicyVersion;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::common_spec;
+use crate::engine::{Cx, Diff, Kind, Ref};
+use crate::error::{AwsResult, Error, Invalid};
+use crate::pillar::Ensure;
+use crate::resources::iam::{document, policy_arn};
+use crate::validate;
+
+pub struct Policy;
+
+/// IAM keeps at most this many versions of a managed policy.
+const MAX_VERSIONS: usize = 5;
+
+// ---- spec ----------------------------------------------------------------------------------
+
+/// A customer-managed IAM policy. The Pillar key is the policy name. Give exactly one of
+/// `bucket_access` and `document`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// `present` (default) or `absent`. Deleting a policy detaches it from every user, group and role first.
+    #[serde(default)]
+    pub ensure: Ensure,
+    /// Region used to reach IAM (IAM itself is global; the region decides the partition of ARNs).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The runbook's backup policy for the named bucket of `s3.buckets`: `s3:ListBucket` on the
+    /// bucket and `s3:PutObject`, `s3:GetObject`, `s3:DeleteObject` on its objects.
+    #[serde(default)]
+    pub bucket_access: Option<String>,
+    /// A full policy document, as a mapping or a JSON string.
+    #[serde(default)]
+    #[schemars(with = "DocumentSchema")]
+    pub document: Option<Value>,
+}
+common_spec!(Spec);
+
+/// A policy document: a mapping with `Version` and `Statement`, or the same as a JSON string.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum DocumentSchema {
+    Mapping(serde_json::Map<String, Value>),
+    Json(String),
+}
+
+impl Spec {
+    /// The document Pillar asks for. `check` has made sure it can be built.
+    fn desired(&self) -> Value {
+        let region = self.region.as_deref().unwrap_or(crate::aws::DEFAULT_REGION);
+        match (&self.bucket_access, &self.document) {
+            (Some(bucket), _) => document::bucket_access(crate::aws::partition(region), bucket),
+            (None, Some(doc)) => document::from_pillar(doc).unwrap_or(Value::Null),
+            (None, None) => Value::Null,
+        }
+    }
+}
+
+// ---- read ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observed {
+    pub arn: String,
+    pub default_version: String,
+    pub document: Value,
+}
+
+impl Kind for Policy {
+    const KIND: &'static str = "iam.policy";
+    const PILLAR: &'static str = "iam.policies";
+    const NOUN: &'static str = "IAM policy";
+    type Spec = Spec;
+    type Observed = Observed;
+
+    fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
+        validate::iam_name(name, 128, path, errors);
+        if let Some(r) = &spec.region {
+            validate::region(r, &format!("{path}.region"), errors);
+        }
+        match (&spec.bucket_access, &spec.document) {
+            (Some(_), Some(_)) => errors.push(Invalid::new(path, "give bucket_access or document, not both")),
+            (None, None) if spec.ensure == Ensure::Present => {
+                errors.push(Invalid::new(path, "give bucket_access (a bucket name) or document (a policy document)"))
+            }
+            (None, Some(doc)) => {
+                if let Err(e) = document::from_pillar(doc) {
+                    errors.push(Invalid::new(format!("{path}.document"), e));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn refs(spec: &Spec) -> Vec<Ref> {
+        spec.bucket_access
+            .iter()
+            .map(|b| Ref { kind: "s3.bucket", name: b.clone(), field: "bucket_access".into() })
+            .collect()
+    }
+
+    async fn read(cx: &Cx<'_>, name: &str, _spec: &Spec) -> Result<Option<Observed>, Error> {
+        let iam = cx.iam();
+        let arn = policy_arn(cx, name).await?;
+        let Some(found) = iam.get_policy().policy_arn(&arn).send().await.none_if("GetPolicy", &["NoSuchEntity"])? else {
+            return Ok(None);
+        };
+        let default_version = found.policy().and_then(|p| p.default_version_id()).unwrap_or("v1").to_string();
+        let version = iam
+            .get_policy_version()
+            .policy_arn(&arn)
+            .version_id(&default_version)
+            .send()
+            .await
+            .op("GetPolicyVersion")?;
+        let text = version.policy_version().and_then(|v| v.document()).unwrap_or("{}");
+        let document = document::from_iam(text).map_err(Error::Refused)?;
+        Ok(Some(Observed { arn, default_version, document }))
+    }
+
+    // ---- diff ----------------------------------------------------------------------------------
+
+    fn diff(_name: &str, spec: &Spec, observed: Option<&Observed>) -> Diff {
+        let desired = spec.desired();
+        match observed {
+            None => {
+                let mut d = Diff::creating();
+                d.set("document", (), desired);
+                d
+            }
+            Some(o) => {
+                let mut d = Diff::default();
+                if !document::same(&o.document, &desired) {
+                    d.set("document", &o.document, desired);
+                }
+                d
+            }
+        }
+    }
+
+    // ---- apply ---------------------------------------------------------------------------------
+
+    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Observed>, _diff: &mut Diff) -> Result<(), Error> {
+        let iam = cx.iam();
+        let text = spec.desired().to_string();
+        let Some(o) = observed else {
+            iam.create_policy().policy_name(name).policy_document(text).send().await.op("CreatePolicy")?;
+            return Ok(());
+        };
+        let versions = list_versions(cx, &o.arn).await?;
+        if versions.len() >= MAX_VERSIONS {
+            // Make room: the oldest version that is not the default goes.
+            let oldest = versions
+                .iter()
+                .filter(|v| !v.is_default_version)
+                .min_by_key(|v| v.create_date().map(|d| (d.secs(), d.subsec_nanos())));
+            if let Some(v) = oldest.and_then(|v| v.version_id()) {
+                iam.delete_policy_version().policy_arn(&o.arn).version_id(v).send().await.op("DeletePolicyVersion")?;
+            }
+        }
+        iam.create_policy_version()
+            .policy_arn(&o.arn)
+            .policy_document(text)
+            .set_as_default(true)
+            .send()
+            .await
+            .op("CreatePolicyVersion")?;
+        Ok(())
+    }
+
+    // ---- delete --------------------------------------------------------------------------------
+
+    async fn delete(cx: &Cx<'_>, _name: &str, _spec: &Spec, o: &Observed) -> Result<(), Error> {
+        let iam = cx.iam();
+        let pages: Vec<_> = iam
+            .list_entities_for_policy()
+            .policy_arn(&o.arn)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .op("ListEntitiesForPolicy")?;
+        for page in &pages {
+            for u in page.policy_users().iter().filter_map(|u| u.user_name()) {
+                iam.detach_user_policy().user_name(u).policy_arn(&o.arn).send().await.op("DetachUserPolicy")?;
+            }
+            for g in page.policy_groups().iter().filter_map(|g| g.group_name()) {
+                iam.detach_group_policy().group_name(g).policy_arn(&o.arn).send().await.op("DetachGroupPolicy")?;
+            }
+            for r in page.policy_roles().iter().filter_map(|r| r.role_name()) {
+                iam.detach_role_policy().role_name(r).policy_arn(&o.arn).send().await.op("DetachRolePolicy")?;
+            }
+        }
+        for v in list_versions(cx, &o.arn).await?.iter().filter(|v| !v.is_default_version) {
+            if let Some(id) = v.version_id() {
+                iam.delete_policy_version().policy_arn(&o.arn).version_id(id).send().await.op("DeletePolicyVersion")?;
+            }
+        }
+        iam.delete_policy().policy_arn(&o.arn).send().await.op("DeletePolicy")?;
+        Ok(())
+    }
+}
+
+async fn list_versions(cx: &Cx<'_>, arn: &str) -> Result<Vec<PolicyVersion>, Error> {
+    cx.iam()
+        .list_policy_versions()
+        .policy_arn(arn)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .op("ListPolicyVersions")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors(spec: &Spec) -> Vec<Invalid> {
+        let mut e = Vec::new();
+        Policy::check("p", spec, "p", &mut e);
+        e
+    }
+
+    #[test]
+    fn exactly_one_source() {
+        assert_eq!(errors(&Spec::default()).len(), 1);
+        let both = Spec { bucket_access: Some("b".into()), document: Some(json!({"Statement": []})), ..Spec::default() };
+        assert_eq!(errors(&both).len(), 1);
+        assert!(errors(&Spec { bucket_access: Some("b".into()), ..Spec::default() }).is_empty());
+        let absent = Spec { ensure: Ensure::Absent, ..Spec::default() };
+        assert!(errors(&absent).is_empty());
+    }
+
+    #[test]
+    fn same_document_in_another_shape_is_no_change() {
+        let spec = Spec { bucket_access: Some("b".into()), region: Some("eu-west-2".into()), ..Spec::default() };
+        let mut doc = spec.desired();
+        doc["Statement"][0]["Action"] = json!(["s3:ListBucket"]);
+        let observed = Observed { arn: "arn".into(), default_version: "v1".into(), document: doc };
+        assert!(Policy::diff("p", &spec, Some(&observed)).is_empty());
+        let other = Spec { bucket_access: Some("c".into()), ..spec };
+        assert!(Policy::diff("p", &other, Some(&observed)).has("document"));
+    }
+}

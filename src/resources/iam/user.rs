@@ -1,0 +1,395 @@
+//! `iam.user`: an IAM user with programmatic access: managed policies attached directly, group
+//! memberships, and one access key whose id and secret go to a secret file (runbook: the backup user
+//! whose keys end up in the service's Pillar).
+
+use aws_sdk_iam::types::StatusType;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::aws::retry_while;
+use crate::common_spec;
+use crate::engine::{Cx, Diff, Kind, Ref};
+use crate::error::{AwsResult, Error, Invalid};
+use crate::pillar::Ensure;
+use crate::resources::iam::{add_remove, policy_keys, policy_refs, sorted, sync_policies};
+use crate::secrets::{self, Target};
+use crate::validate;
+
+pub struct User;
+
+/// IAM allows two access keys per user.
+const MAX_KEYS: usize = 2;
+
+// ---- spec ----------------------------------------------------------------------------------
+
+/// An IAM user. The Pillar key is the user name.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// `present` (default) or `absent`. Deleting a user deletes its access keys, detaches its
+    /// policies and removes it from its groups first; the secret file is left for you to remove.
+    #[serde(default)]
+    pub ensure: Ensure,
+    /// Region used to reach IAM (IAM itself is global).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Managed policies attached directly: names of `iam.policies`, or ARNs. When given, exactly
+    /// these are attached; when left out, attachments are not managed.
+    #[serde(default)]
+    pub policies: Option<Vec<String>>,
+    /// Groups of `iam.groups` the user belongs to. When given, exactly these; when left out, not managed.
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+    /// Programmatic access: an access key whose id and secret are written to a secret file.
+    #[serde(default)]
+    pub access_key: Option<AccessKey>,
+}
+common_spec!(Spec);
+
+/// Where the access key goes. The secret exists only when the key is created, so the file is
+/// written once; AWS keys are never created on every run.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessKey {
+    /// Absolute path of the YAML Pillar file that receives `aws_access_key_id` and
+    /// `aws_secret_access_key` (mode 0600), e.g. `/srv/pillar/private/redmine_backup_aws.sls`.
+    pub secret_file: String,
+    /// Nest the two keys under this top-level key of the file, e.g. `backup`.
+    #[serde(default)]
+    pub pillar_key: Option<String>,
+    /// When the secret file has no key that AWS knows (it was lost, or never written), create a new
+    /// key, write it, then delete the user's other keys. Without it, that case fails and says so.
+    /// A key in sync with its file is never rotated; remove the file to rotate it.
+    #[serde(default)]
+    pub rotate: bool,
+}
+
+impl AccessKey {
+    fn target(&self) -> Target {
+        Target::new(&self.secret_file, self.pillar_key.as_deref())
+    }
+}
+
+// ---- read ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observed {
+    pub arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    /// The user's access key ids (read only when `access_key` is managed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_keys: Option<Vec<KeyInfo>>,
+    /// The access key id the secret file holds, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_file_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub active: bool,
+}
+
+impl Kind for User {
+    const KIND: &'static str = "iam.user";
+    const PILLAR: &'static str = "iam.users";
+    const NOUN: &'static str = "IAM user";
+    type Spec = Spec;
+    type Observed = Observed;
+
+    fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
+        validate::iam_name(name, 64, path, errors);
+        if let Some(r) = &spec.region {
+            validate::region(r, &format!("{path}.region"), errors);
+        }
+        if let Some(k) = &spec.access_key {
+            validate::secret_file(&k.secret_file, &format!("{path}.access_key.secret_file"), errors);
+        }
+    }
+
+    fn refs(spec: &Spec) -> Vec<Ref> {
+        let mut refs = policy_refs(spec.policies.as_deref().unwrap_or_default(), "policies");
+        refs.extend(spec.groups.iter().flatten().enumerate().map(|(i, g)| Ref {
+            kind: "iam.group",
+            name: g.clone(),
+            field: format!("groups[{i}]"),
+        }));
+        refs
+    }
+
+    fn secret_files(spec: &Spec) -> Vec<(String, Target)> {
+        spec.access_key.iter().map(|k| ("access_key.secret_file".to_string(), k.target())).collect()
+    }
+
+    async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
+        let iam = cx.iam();
+        let Some(found) = iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"])? else {
+            return Ok(None);
+        };
+        let arn = found.user().map(|u| u.arn().to_string()).unwrap_or_default();
+        let mut o = Observed { arn, policies: None, groups: None, access_keys: None, secret_file_key: None };
+        if spec.ensure == Ensure::Absent {
+            return Ok(Some(o));
+        }
+        if spec.policies.is_some() {
+            let items: Vec<_> = iam
+                .list_attached_user_policies()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .op("ListAttachedUserPolicies")?;
+            o.policies = Some(policy_keys(items.iter().filter_map(|p| p.policy_arn())));
+        }
+        if spec.groups.is_some() {
+            let items: Vec<_> = iam
+                .list_groups_for_user()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .op("ListGroupsForUser")?;
+            o.groups = Some(sorted(items.iter().map(|g| g.group_name().to_string())));
+        }
+        if let Some(k) = &spec.access_key {
+            o.access_keys = Some(access_keys(cx, name).await?);
+            o.secret_file_key = k.target().read()?.and_then(|m| m.get("aws_access_key_id")?.as_str().map(str::to_string));
+        }
+        Ok(Some(o))
+    }
+
+    // ---- diff ----------------------------------------------------------------------------------
+
+    fn diff(name: &str, spec: &Spec, observed: Option<&Observed>) -> Diff {
+        let want_policies = spec.policies.as_ref().map(|p| policy_keys(p.iter().map(String::as_str)));
+        let want_groups = spec.groups.as_ref().map(|g| sorted(g.iter().cloned()));
+        let Some(o) = observed else {
+            let mut d = Diff::creating();
+            if let Some(p) = want_policies.filter(|p| !p.is_empty()) {
+                d.set("policies", (), p);
+            }
+            if let Some(g) = want_groups.filter(|g| !g.is_empty()) {
+                d.set("groups", (), g);
+            }
+            if let Some(k) = &spec.access_key {
+                d.set("access_key", (), json!({"secret": format!("written to {}", k.secret_file)}));
+            }
+            return d;
+        };
+        let mut d = Diff::default();
+        if let Some(have) = &o.policies {
+            d.compare("policies", want_policies.as_ref(), have);
+        }
+        if let Some(have) = &o.groups {
+            d.compare("groups", want_groups.as_ref(), have);
+        }
+        if let (Some(k), Some(keys)) = (&spec.access_key, &o.access_keys) {
+            diff_access_key(name, k, keys, o.secret_file_key.as_deref(), &mut d);
+        }
+        d
+    }
+
+    // ---- apply ---------------------------------------------------------------------------------
+
+    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Observed>, diff: &mut Diff) -> Result<(), Error> {
+        let iam = cx.iam();
+        if observed.is_none() {
+            iam.create_user().user_name(name).send().await.op("CreateUser")?;
+        }
+        if let Some(want) = &spec.groups {
+            let have = observed.and_then(|o| o.groups.clone()).unwrap_or_default();
+            let (add, remove) = add_remove(&sorted(want.iter().cloned()), &have);
+            for g in add {
+                retry_while(&["NoSuchEntity"], || iam.add_user_to_group().user_name(name).group_name(&g).send())
+                    .await
+                    .op("AddUserToGroup")?;
+            }
+            for g in remove {
+                iam.remove_user_from_group().user_name(name).group_name(g).send().await.op("RemoveUserFromGroup")?;
+            }
+        }
+        if let Some(want) = &spec.policies {
+            let want = policy_keys(want.iter().map(String::as_str));
+            let have = observed.and_then(|o| o.policies.clone()).unwrap_or_default();
+            sync_policies(
+                cx,
+                &want,
+                &have,
+                async |arn| {
+                    retry_while(&["NoSuchEntity"], || iam.attach_user_policy().user_name(name).policy_arn(&arn).send())
+                        .await
+                        .op("AttachUserPolicy")
+                        .map(drop)
+                },
+                async |arn| iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.op("DetachUserPolicy").map(drop),
+            )
+            .await?;
+        }
+        if let (Some(k), true) = (&spec.access_key, diff.has("access_key")) {
+            let old: Vec<String> =
+                observed.and_then(|o| o.access_keys.clone()).unwrap_or_default().into_iter().map(|k| k.id).collect();
+            let id = create_key(cx, name, k).await?;
+            for old_id in old {
+                iam.delete_access_key().user_name(name).access_key_id(old_id).send().await.op("DeleteAccessKey")?;
+            }
+            if let Some(f) = diff.fields.iter_mut().find(|f| f.field == "access_key") {
+                f.new = json!({"id": id, "secret": format!("written to {}", k.secret_file)});
+            }
+        }
+        Ok(())
+    }
+
+    // ---- delete --------------------------------------------------------------------------------
+
+    async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
+        let iam = cx.iam();
+        for key in access_keys(cx, name).await? {
+            iam.delete_access_key().user_name(name).access_key_id(key.id).send().await.op("DeleteAccessKey")?;
+        }
+        let policies: Vec<_> = iam
+            .list_attached_user_policies()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("ListAttachedUserPolicies")?;
+        for arn in policies.iter().filter_map(|p| p.policy_arn()) {
+            iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.op("DetachUserPolicy")?;
+        }
+        let groups: Vec<_> =
+            iam.list_groups_for_user().user_name(name).into_paginator().items().send().try_collect().await.op("ListGroupsForUser")?;
+        for g in groups {
+            iam.remove_user_from_group().user_name(name).group_name(g.group_name()).send().await.op("RemoveUserFromGroup")?;
+        }
+        let inline: Vec<String> =
+            iam.list_user_policies().user_name(name).into_paginator().items().send().try_collect().await.op("ListUserPolicies")?;
+        for p in inline {
+            iam.delete_user_policy().user_name(name).policy_name(p).send().await.op("DeleteUserPolicy")?;
+        }
+        iam.delete_login_profile().user_name(name).send().await.none_if("DeleteLoginProfile", &["NoSuchEntity"])?;
+        iam.delete_user().user_name(name).send().await.op("DeleteUser")?;
+        Ok(())
+    }
+}
+
+/// Decides what to do about the access key from the keys AWS has and the key id in the file.
+fn diff_access_key(name: &str, spec: &AccessKey, keys: &[KeyInfo], in_file: Option<&str>, d: &mut Diff) {
+    let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+    let written = json!({"secret": format!("written to {}", spec.secret_file)});
+    match in_file {
+        Some(id) if ids.contains(&id) => {
+            if keys.iter().any(|k| k.id == id && !k.active) {
+                d.notes.push(format!("Access key {id} in {} is inactive.", spec.secret_file));
+            }
+        }
+        _ if ids.is_empty() => {
+            if let Some(stale) = in_file {
+                d.notes.push(format!("{} named access key {stale}, which AWS no longer has.", spec.secret_file));
+            }
+            d.set("access_key", (), written);
+        }
+        _ if spec.rotate && ids.len() < MAX_KEYS => d.set("access_key", json!({"ids": ids}), written),
+        _ if spec.rotate => d.conflicts.push(format!(
+            "IAM user {name} already has {MAX_KEYS} access keys ({}), the most AWS allows, so a new one cannot be \
+             created before an old one is gone; delete one of them, then apply again.",
+            ids.join(", ")
+        )),
+        _ => d.conflicts.push(format!(
+            "IAM user {name} has access key {} but {} holds no key for it, and AWS cannot show an existing key's \
+             secret again. Set access_key.rotate: true to create a new key, write it to the file and delete the old one.",
+            ids.join(" and "),
+            spec.secret_file
+        )),
+    }
+}
+
+async fn access_keys(cx: &Cx<'_>, name: &str) -> Result<Vec<KeyInfo>, Error> {
+    let items: Vec<_> =
+        cx.iam().list_access_keys().user_name(name).into_paginator().items().send().try_collect().await.op("ListAccessKeys")?;
+    Ok(items
+        .iter()
+        .filter_map(|k| {
+            Some(KeyInfo { id: k.access_key_id()?.to_string(), active: k.status() == Some(&StatusType::Active) })
+        })
+        .collect())
+}
+
+/// Creates a key and writes it to the secret file at once. If the file cannot be written,
+/// the new key is deleted again, so no credential exists that nobody holds.
+async fn create_key(cx: &Cx<'_>, name: &str, spec: &AccessKey) -> Result<String, Error> {
+    let iam = cx.iam();
+    let created = retry_while(&["NoSuchEntity"], || iam.create_access_key().user_name(name).send())
+        .await
+        .op("CreateAccessKey")?;
+    let key = created.access_key().ok_or_else(|| Error::Refused("IAM created an access key but did not return it".into()))?;
+    let id = key.access_key_id().to_string();
+    let written = {
+        let _lock = cx.secret_lock().await;
+        spec.target().write(secrets::mapping([
+            ("aws_access_key_id", id.as_str()),
+            ("aws_secret_access_key", key.secret_access_key()),
+        ]))
+    };
+    if let Err(e) = written {
+        let rollback = iam.delete_access_key().user_name(name).access_key_id(&id).send().await;
+        let undone = if rollback.is_ok() { "the new key was deleted again" } else { "deleting the new key failed too; delete it by hand" };
+        return Err(Error::Refused(format!("{e}; {undone} ({id})")));
+    }
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(rotate: bool) -> AccessKey {
+        AccessKey { secret_file: "/srv/pillar/private/k.sls".into(), pillar_key: Some("backup".into()), rotate }
+    }
+    fn keys(ids: &[&str]) -> Vec<KeyInfo> {
+        ids.iter().map(|i| KeyInfo { id: i.to_string(), active: true }).collect()
+    }
+    fn run(spec: &AccessKey, aws: &[&str], file: Option<&str>) -> Diff {
+        let mut d = Diff::default();
+        diff_access_key("u", spec, &keys(aws), file, &mut d);
+        d
+    }
+
+    #[test]
+    fn in_sync_key_is_left_alone_even_with_rotate() {
+        assert!(run(&key(false), &["AK1"], Some("AK1")).is_empty());
+        assert!(run(&key(true), &["AK1"], Some("AK1")).is_empty());
+    }
+
+    #[test]
+    fn no_key_anywhere_creates_one() {
+        assert!(run(&key(false), &[], None).has("access_key"));
+        let stale = run(&key(false), &[], Some("OLD"));
+        assert!(stale.has("access_key") && stale.notes[0].contains("OLD"));
+    }
+
+    #[test]
+    fn lost_file_fails_unless_rotating() {
+        let d = run(&key(false), &["AK1"], None);
+        assert!(d.conflicts[0].contains("rotate: true"), "{:?}", d.conflicts);
+        assert!(run(&key(true), &["AK1"], None).has("access_key"));
+        assert_eq!(run(&key(true), &["AK1", "AK2"], None).conflicts.len(), 1);
+    }
+
+    #[test]
+    fn creating_a_user_shows_where_the_secret_goes_never_the_secret() {
+        let spec = Spec { access_key: Some(key(false)), policies: Some(vec!["p".into()]), ..Spec::default() };
+        let d = User::diff("u", &spec, None);
+        let f = d.fields.iter().find(|f| f.field == "access_key").unwrap();
+        assert_eq!(f.new, json!({"secret": "written to /srv/pillar/private/k.sls"}));
+    }
+}

@@ -1,0 +1,2 @@
+//! Amazon S3 kinds.
+pub mod bucket;
