@@ -44,7 +44,7 @@ impl Outcome {
 fn sentence(e: &Error) -> String {
     match e {
         Error::Invalid(_) => format!("Invalid request or Pillar: {e}."),
-        other => format!("{other}."),
+        other => format!("{}.", other.to_string().trim_end_matches('.')),
     }
 }
 

@@ -330,6 +330,11 @@ pub async fn describe<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> Resul
     Ok(serde_json::to_value(observed).unwrap_or(Value::Null))
 }
 
+/// An error as the end of a sentence: without its own final period, which the caller adds.
+fn reason(e: &Error) -> String {
+    e.to_string().trim_end_matches('.').to_string()
+}
+
 fn sentence(parts: impl IntoIterator<Item = String>) -> String {
     parts.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
 }
@@ -338,7 +343,7 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
     let label = format!("{} {}", K::NOUN, name);
     let observed = match K::read(cx, name, spec).await {
         Ok(o) => o,
-        Err(e) => return StateReturn::failed(name, format!("Failed to read {label}: {e}.")),
+        Err(e) => return StateReturn::failed(name, format!("Failed to read {label}: {}.", reason(&e))),
     };
     let mut diff = K::diff(name, spec, observed.as_ref());
     let notes = diff.notes.join(" ");
@@ -372,14 +377,14 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
         (Err(e), Ok(after)) => {
             let done = diff.done(&after);
             let failed = if diff.create && after.create { "create" } else { "update" };
-            StateReturn::failed_with(name, done.changes(), sentence([format!("Failed to {failed} {label}: {e}."), notes]))
+            StateReturn::failed_with(name, done.changes(), sentence([format!("Failed to {failed} {label}: {}.", reason(&e)), notes]))
         }
         (Ok(()), Err(e)) => StateReturn::failed_with(
             name,
             diff.changes(),
-            sentence([format!("{label} {verb}{what}, but reading it back failed: {e}."), notes]),
+            sentence([format!("{label} {verb}{what}, but reading it back failed: {}.", reason(&e)), notes]),
         ),
-        (Err(e), Err(_)) => StateReturn::failed(name, sentence([format!("Failed to change {label}: {e}."), notes])),
+        (Err(e), Err(_)) => StateReturn::failed(name, sentence([format!("Failed to change {label}: {}.", reason(&e)), notes])),
     }
 }
 
@@ -405,14 +410,14 @@ async fn absent<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateReturn
     let observed = match K::read(cx, name, spec).await {
         Ok(Some(o)) => o,
         Ok(None) => return StateReturn::ok(name, format!("{label} is absent.")),
-        Err(e) => return StateReturn::failed(name, format!("Failed to read {label}: {e}.")),
+        Err(e) => return StateReturn::failed(name, format!("Failed to read {label}: {}.", reason(&e))),
     };
     let changes = json!({"old": serde_json::to_value(&observed).unwrap_or(Value::Null), "new": null});
     if cx.test() {
         return StateReturn::new(name, None, changes, format!("{label} is set to be deleted."));
     }
     if let Err(e) = K::delete(cx, name, spec, &observed).await {
-        return StateReturn::failed(name, format!("Failed to delete {label}: {e}."));
+        return StateReturn::failed(name, format!("Failed to delete {label}: {}.", reason(&e)));
     }
     for delay in READ_BACK_DELAYS {
         tokio::time::sleep(delay).await;
@@ -420,7 +425,7 @@ async fn absent<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateReturn
             Ok(None) => return StateReturn::new(name, Some(true), changes, format!("{label} deleted.")),
             Ok(Some(_)) => continue,
             Err(e) => {
-                return StateReturn::failed_with(name, changes, format!("{label} deleted, but reading it back failed: {e}."))
+                return StateReturn::failed_with(name, changes, format!("{label} deleted, but reading it back failed: {}.", reason(&e)))
             }
         }
     }

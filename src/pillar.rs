@@ -229,6 +229,13 @@ fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
             }
         }
     }
+    // Deleting runs against the kinds' order: a user goes before the group and policy it may use,
+    // whether or not its absent entry still names them.
+    for (i, a) in nodes.iter().enumerate().filter(|(_, n)| n.ensure == Ensure::Absent) {
+        for (j, _) in nodes.iter().enumerate().filter(|(_, n)| n.ensure == Ensure::Absent && n.kind > a.kind) {
+            edges.push((i, j));
+        }
+    }
     for (from, to) in edges {
         if !nodes[from].deps.contains(&to) {
             nodes[from].deps.push(to);

@@ -131,7 +131,7 @@ impl Kind for Group {
         let members: Vec<_> =
             iam.get_group().group_name(name).into_paginator().send().try_collect().await.op("GetGroup")?;
         for user in members.iter().flat_map(|p| p.users()) {
-            iam.remove_user_from_group().group_name(name).user_name(user.user_name()).send().await.op("RemoveUserFromGroup")?;
+            iam.remove_user_from_group().group_name(name).user_name(user.user_name()).send().await.none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
         }
         let policies: Vec<_> = iam
             .list_attached_group_policies()
@@ -143,12 +143,12 @@ impl Kind for Group {
             .await
             .op("ListAttachedGroupPolicies")?;
         for arn in policies.iter().filter_map(|p| p.policy_arn()) {
-            iam.detach_group_policy().group_name(name).policy_arn(arn).send().await.op("DetachGroupPolicy")?;
+            iam.detach_group_policy().group_name(name).policy_arn(arn).send().await.none_if("DetachGroupPolicy", &["NoSuchEntity"])?;
         }
         let inline: Vec<String> =
             iam.list_group_policies().group_name(name).into_paginator().items().send().try_collect().await.op("ListGroupPolicies")?;
         for p in inline {
-            iam.delete_group_policy().group_name(name).policy_name(p).send().await.op("DeleteGroupPolicy")?;
+            iam.delete_group_policy().group_name(name).policy_name(p).send().await.none_if("DeleteGroupPolicy", &["NoSuchEntity"])?;
         }
         iam.delete_group().group_name(name).send().await.op("DeleteGroup")?;
         Ok(())

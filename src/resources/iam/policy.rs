@@ -188,13 +188,13 @@ impl Kind for Policy {
             .op("ListEntitiesForPolicy")?;
         for page in &pages {
             for u in page.policy_users().iter().filter_map(|u| u.user_name()) {
-                iam.detach_user_policy().user_name(u).policy_arn(&o.arn).send().await.op("DetachUserPolicy")?;
+                iam.detach_user_policy().user_name(u).policy_arn(&o.arn).send().await.none_if("DetachUserPolicy", &["NoSuchEntity"])?;
             }
             for g in page.policy_groups().iter().filter_map(|g| g.group_name()) {
-                iam.detach_group_policy().group_name(g).policy_arn(&o.arn).send().await.op("DetachGroupPolicy")?;
+                iam.detach_group_policy().group_name(g).policy_arn(&o.arn).send().await.none_if("DetachGroupPolicy", &["NoSuchEntity"])?;
             }
             for r in page.policy_roles().iter().filter_map(|r| r.role_name()) {
-                iam.detach_role_policy().role_name(r).policy_arn(&o.arn).send().await.op("DetachRolePolicy")?;
+                iam.detach_role_policy().role_name(r).policy_arn(&o.arn).send().await.none_if("DetachRolePolicy", &["NoSuchEntity"])?;
             }
         }
         for v in list_versions(cx, &o.arn).await?.iter().filter(|v| !v.is_default_version) {

@@ -252,7 +252,7 @@ impl Kind for User {
     async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
         let iam = cx.iam();
         for key in access_keys(cx, name).await? {
-            iam.delete_access_key().user_name(name).access_key_id(key.id).send().await.op("DeleteAccessKey")?;
+            iam.delete_access_key().user_name(name).access_key_id(key.id).send().await.none_if("DeleteAccessKey", &["NoSuchEntity"])?;
         }
         let policies: Vec<_> = iam
             .list_attached_user_policies()
@@ -264,17 +264,17 @@ impl Kind for User {
             .await
             .op("ListAttachedUserPolicies")?;
         for arn in policies.iter().filter_map(|p| p.policy_arn()) {
-            iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.op("DetachUserPolicy")?;
+            iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.none_if("DetachUserPolicy", &["NoSuchEntity"])?;
         }
         let groups: Vec<_> =
             iam.list_groups_for_user().user_name(name).into_paginator().items().send().try_collect().await.op("ListGroupsForUser")?;
         for g in groups {
-            iam.remove_user_from_group().user_name(name).group_name(g.group_name()).send().await.op("RemoveUserFromGroup")?;
+            iam.remove_user_from_group().user_name(name).group_name(g.group_name()).send().await.none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
         }
         let inline: Vec<String> =
             iam.list_user_policies().user_name(name).into_paginator().items().send().try_collect().await.op("ListUserPolicies")?;
         for p in inline {
-            iam.delete_user_policy().user_name(name).policy_name(p).send().await.op("DeleteUserPolicy")?;
+            iam.delete_user_policy().user_name(name).policy_name(p).send().await.none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
         }
         iam.delete_login_profile().user_name(name).send().await.none_if("DeleteLoginProfile", &["NoSuchEntity"])?;
         iam.delete_user().user_name(name).send().await.op("DeleteUser")?;

@@ -1,0 +1,106 @@
+//! The binary itself: the stdio protocol's exit statuses, invalid Pillar, the CLI commands.
+
+use serde_json::{json, Value};
+
+use crate::support::{binary, endpoint, unique};
+
+fn request(op: &str, extra: Value) -> String {
+    let mut r = json!({"version": 1, "op": op, "connection": {"endpoint_url": endpoint(), "keyid": "testing", "key": "testing"}});
+    r.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    r.to_string()
+}
+
+#[test]
+fn stdio_state_present_test_mode_then_apply_then_absent() {
+    let bucket = unique("stdio");
+    let state = |action: &str, test: bool| {
+        request("state", json!({"kind": "s3.bucket", "action": action, "name": bucket, "params": {"region": "eu-west-2"}, "test": test}))
+    };
+    let (status, out, _) = binary(&["stdio"], &state("present", true));
+    let ret: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((status, &ret["result"]), (0, &Value::Null), "{out}");
+    assert_eq!(ret["comment"], format!("S3 bucket {bucket} is set to be created."));
+    let (status, out, _) = binary(&["stdio"], &state("present", false));
+    let ret: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((status, &ret["result"]), (0, &json!(true)), "{out}");
+    assert_eq!(ret["changes"]["new"]["region"], "eu-west-2");
+    let (_, out, _) = binary(&["stdio"], &state("present", false));
+    let ret: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(ret["changes"], json!({}), "{out}");
+    let (status, out, _) = binary(&["stdio"], &state("absent", false));
+    let ret: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((status, ret["comment"].as_str().unwrap()), (0, format!("S3 bucket {bucket} deleted.").as_str()));
+}
+
+#[test]
+fn invalid_pillar_exits_2_naming_the_path_before_any_aws_call() {
+    // The endpoint is a closed port: any AWS call would fail differently.
+    let pillar = json!({"s3": {"buckets": {"ocp-redmine-backup": {"lifecycle": [{"id": "x", "expire_days": "thirty"}]}}}});
+    let req = json!({"version": 1, "op": "converge", "params": pillar, "connection": {"endpoint_url": "http://127.0.0.1:9"}});
+    let (status, out, _) = binary(&["stdio"], &req.to_string());
+    assert_eq!(status, 2, "{out}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    let comment = list[0]["comment"].as_str().unwrap();
+    assert_eq!(list[0]["result"], false);
+    assert!(comment.contains("ocp_aws.s3.buckets.ocp-redmine-backup.lifecycle[0].expire_days"), "{comment}");
+    assert!(comment.contains("expected a whole number"), "{comment}");
+
+    // A typo in a field name is an error, not a default.
+    let typo = json!({"version": 1, "op": "state", "kind": "s3.bucket", "action": "present", "name": "ocp-x", "params": {"lifecycel": []}});
+    let (status, out, _) = binary(&["stdio"], &typo.to_string());
+    assert_eq!(status, 2);
+    assert!(out.contains("ocp_aws.s3.buckets.ocp-x") && out.contains("unknown field `lifecycel`"), "{out}");
+
+    // Several semantic errors are all reported, each with its path.
+    let refs = json!({"iam": {"users": {"u": {"policies": ["nope"], "groups": ["none"]}}, "policies": {"p": {}}}});
+    let req = json!({"version": 1, "op": "call", "function": "validate", "params": refs});
+    let (status, out, _) = binary(&["stdio"], &req.to_string());
+    assert_eq!(status, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let errors: Vec<&str> = v["return"]["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(v["return"]["valid"], false);
+    assert!(errors.iter().any(|e| e.starts_with("ocp_aws.iam.users.u.policies[0]: names iam.policy `nope`")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.starts_with("ocp_aws.iam.users.u.groups[0]: names iam.group `none`")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.starts_with("ocp_aws.iam.policies.p: give bucket_access")), "{errors:?}");
+}
+
+#[test]
+fn unreadable_requests_exit_2_with_a_json_answer() {
+    for bad in ["not json", "{\"version\": 2, \"op\": \"state\"}", "{\"version\": 1, \"op\": \"frobnicate\"}"] {
+        let (status, out, _) = binary(&["stdio"], bad);
+        assert_eq!(status, 2, "{bad}: {out}");
+        let ret: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("JSON for {bad}: {out}"));
+        assert_eq!(ret["result"], false);
+    }
+}
+
+#[test]
+fn expand_lists_salt_states_in_order_with_requisites() {
+    let pillar = json!({"region": "eu-west-2", "s3": {"buckets": {"ocp-b": {}}}, "iam": {"policies": {"p": {"bucket_access": "ocp-b"}}}});
+    let req = json!({"version": 1, "op": "call", "function": "expand", "params": pillar});
+    let (status, out, _) = binary(&["stdio"], &req.to_string());
+    assert_eq!(status, 0, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["return"]["states"],
+        json!([
+            {"id": "s3.bucket ocp-b", "function": "s3_bucket_present", "name": "ocp-b", "params": {"region": "eu-west-2"}, "require": []},
+            {"id": "iam.policy p", "function": "iam_policy_present", "name": "p", "params": {"bucket_access": "ocp-b", "region": "eu-west-2"}, "require": ["s3.bucket ocp-b"]}
+        ])
+    );
+}
+
+#[test]
+fn plan_apply_and_validate_commands_on_the_example() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/backup.yaml");
+    let (status, out, err) = binary(&["validate", "-f", example], "");
+    assert_eq!(status, 0, "{out}{err}");
+    let bad = std::env::temp_dir().join(format!("{}.yaml", unique("bad")));
+    std::fs::write(&bad, "ocp_aws:\n  s3:\n    buckets:\n      Bad_Name: {}\n").unwrap();
+    let (status, _, err) = binary(&["validate", "-f", bad.to_str().unwrap()], "");
+    assert_eq!(status, 2);
+    assert!(err.contains("ocp_aws.s3.buckets.Bad_Name: `Bad_Name` is not a valid S3 bucket name"), "{err}");
+    let (status, out, _) = binary(&["schema"], "");
+    assert_eq!(status, 0);
+    assert!(out.contains("\"ocp_aws\""));
+}

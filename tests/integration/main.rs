@@ -1,0 +1,9 @@
+//! Integration tests against a real moto server on 127.0.0.1.
+
+mod support;
+
+mod backup;
+mod cli;
+mod iam;
+mod s3;
+mod schema;

@@ -1,0 +1,36 @@
+//! The committed schema is the generated one.
+
+#[test]
+fn committed_schema_is_up_to_date() {
+    let generated = serde_json::to_string_pretty(&ocp_aws::app::schema()).unwrap() + "\n";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/pillar.schema.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "schema/pillar.schema.json is stale: run `cargo run -q -- schema > schema/pillar.schema.json`"
+    );
+}
+
+#[test]
+fn every_field_is_described() {
+    let schema = ocp_aws::app::schema();
+    let mut missing = Vec::new();
+    walk(&schema, "", &mut missing);
+    assert!(missing.is_empty(), "fields without a description: {missing:?}");
+}
+
+fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+    if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
+        for (k, p) in props {
+            if p.get("description").is_none() {
+                missing.push(format!("{path}.{k}"));
+            }
+            walk(p, &format!("{path}.{k}"), missing);
+        }
+    }
+    if let Some(defs) = v.get("$defs").and_then(|d| d.as_object()) {
+        for (k, d) in defs {
+            walk(d, k, missing);
+        }
+    }
+}
