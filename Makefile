@@ -1,0 +1,28 @@
+# ocp-aws: `make demo` shows the backup runbook applied through Salt; `make test` runs every test.
+# Both set up what they need (Rust build, a Python venv with moto and Salt) on a fresh machine.
+
+CACHE ?= $(HOME)/.cache/ocp-aws
+export CARGO_TARGET_DIR ?= $(CACHE)/target
+export OCP_AWS_VENV ?= $(CACHE)/venv
+export AWS_EC2_METADATA_DISABLED = true
+
+.PHONY: build venv test demo schema bench
+
+build:
+	cargo build --locked
+
+venv:
+	tests/support/venv.sh
+
+test: build venv
+	tests/run.sh
+
+demo: build venv
+	examples/demo.sh
+
+schema:
+	cargo run -q --locked -- schema > schema/pillar.schema.json
+
+bench: venv
+	cargo build --locked --release
+	tests/bench.sh

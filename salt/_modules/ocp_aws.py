@@ -1,0 +1,252 @@
+"""
+Execution module ``ocp_aws``: a thin shim over the ``ocp-aws`` binary.
+
+Every function builds one JSON request, runs ``ocp-aws stdio`` with the request on stdin and returns
+what the binary answers. There is no AWS logic here: the binary validates, plans, applies and reports.
+
+Minion configuration (or pillar) keys, all optional:
+
+``ocp_aws.binary``
+    Path of the ``ocp-aws`` binary. Default: ``ocp-aws`` found on ``PATH``.
+``ocp_aws.keyid``, ``ocp_aws.key``, ``ocp_aws.region``, ``ocp_aws.endpoint_url``
+    Default connection: access key id, secret access key, region, endpoint (e.g. a test server).
+``ocp_aws.profile``
+    Default for the ``profile`` argument (see below).
+
+Connection arguments follow Salt's boto convention: ``keyid`` is the access key id, ``key`` the secret
+access key, and ``profile`` is a dict, or the name of a configuration or pillar key holding a dict, with
+any of ``keyid``, ``key``, ``region``, ``endpoint_url`` and ``aws_profile`` (the name of a profile in the
+AWS shared config files). Explicit arguments win over the profile, which wins over ``ocp_aws.*`` keys;
+the credentials (``keyid`` and ``key``, or ``aws_profile``) come together from the first that has any.
+
+The request may hold credentials: it travels only on the binary's stdin and is never logged.
+"""
+
+import json
+import logging
+import shutil
+import subprocess
+
+from salt.exceptions import CommandExecutionError
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+STDERR_TAIL_LINES = 10
+
+
+def _config(name):
+    """Return the ``ocp_aws.<name>`` configuration value, or None when unset."""
+    return __salt__["config.get"](f"ocp_aws.{name}") or None
+
+
+def _binary():
+    """Return the path of the ``ocp-aws`` binary, or raise if there is none."""
+    binary = _config("binary") or shutil.which("ocp-aws")
+    if not binary:
+        raise CommandExecutionError(
+            "The ocp-aws binary was not found: set ocp_aws.binary in the minion configuration "
+            "or put ocp-aws on the PATH."
+        )
+    return binary
+
+
+def _connection(region=None, key=None, keyid=None, profile=None, endpoint_url=None):
+    """Resolve the protocol's ``connection`` object from arguments, profile and configuration."""
+    if profile is None:
+        profile = _config("profile")
+    if isinstance(profile, str):
+        name, profile = profile, __salt__["config.get"](profile)
+        if not isinstance(profile, dict):
+            raise CommandExecutionError(
+                f"The AWS profile {name!r} names no configuration or pillar key holding a dict; "
+                "for a profile in the AWS shared config files, use a dict with aws_profile."
+            )
+    explicit = {"region": region, "keyid": keyid, "key": key, "endpoint_url": endpoint_url}
+    defaults = {field: _config(field) for field in ("region", "keyid", "key", "endpoint_url")}
+    layers = [explicit, profile or {}, defaults]
+
+    def first(field):
+        return next((layer[field] for layer in layers if layer.get(field)), None)
+
+    # Credentials are not mixed across layers: a profile's keyid never pairs with the default key.
+    credentials = next(
+        (layer for layer in layers if any(layer.get(f) for f in ("keyid", "key", "aws_profile"))), {}
+    )
+    return {
+        "region": first("region"),
+        "profile": credentials.get("aws_profile"),
+        "keyid": credentials.get("keyid"),
+        "key": credentials.get("key"),
+        "endpoint_url": first("endpoint_url"),
+    }
+
+
+def _stderr_tail(stderr):
+    """Return the last lines of the binary's stderr, as a sentence to append to an error."""
+    lines = stderr.strip().splitlines()[-STDERR_TAIL_LINES:]
+    return " Last lines of its stderr: " + " | ".join(lines) if lines else " It wrote nothing to stderr."
+
+
+def _run(request):
+    """Run ``ocp-aws stdio`` with ``request`` on stdin and return its decoded JSON response."""
+    binary = _binary()
+    try:
+        body = json.dumps(request)
+    except (TypeError, ValueError) as error:
+        # The message names the type only, never a value: the request may hold credentials.
+        raise CommandExecutionError(f"The request cannot be written as JSON: {error}.") from None
+    try:
+        process = subprocess.run(
+            [binary, "stdio"],
+            input=body,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as error:
+        raise CommandExecutionError(f"The ocp-aws binary {binary} could not be run: {error}.") from error
+    if process.stderr:
+        log.debug("ocp-aws stderr: %s", process.stderr)
+    try:
+        return json.loads(process.stdout)
+    except ValueError:
+        raise CommandExecutionError(
+            f"The ocp-aws binary {binary} exited with status {process.returncode} "
+            f"without printing a JSON response.{_stderr_tail(process.stderr)}"
+        ) from None
+
+
+def _call(function, connection=None, **fields):
+    """Run a read-only ``call`` request and return its ``return`` value; raise if it failed."""
+    request = {
+        "version": PROTOCOL_VERSION,
+        "op": "call",
+        "function": function,
+        **fields,
+        "connection": connection or _connection(),
+    }
+    response = _run(request)
+    if not isinstance(response, dict) or not response.get("result"):
+        comment = response.get("comment") if isinstance(response, dict) else None
+        raise CommandExecutionError(comment or f"ocp-aws {function} failed without a comment.")
+    return response.get("return")
+
+
+def _pillar(pillar):
+    """Return ``pillar`` or, when None, this minion's ``ocp_aws`` pillar."""
+    if pillar is None:
+        # Not pillar.get: Salt 3008 masks the values it returns to Python callers. __pillar__ holds
+        # plain values (only its repr is masked), and json.dumps writes them as they are.
+        pillar = __pillar__.get("ocp_aws", {})
+    return pillar
+
+
+def run_state(
+    kind,
+    action,
+    name,
+    params=None,
+    test=False,
+    region=None,
+    key=None,
+    keyid=None,
+    profile=None,
+    endpoint_url=None,
+):
+    """
+    Bring one resource to ``action`` (``present`` or ``absent``) and return Salt's state return.
+
+    This is what the ``ocp_aws`` state module calls. It never raises: when the binary cannot be run
+    or does not answer in JSON, the return has result False and a comment naming the problem.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.run_state s3.bucket present ocp-redmine-backup params='{region: eu-west-2}' test=True
+    """
+    params = dict(params or {})
+    if region:
+        params["region"] = region
+    try:
+        request = {
+            "version": PROTOCOL_VERSION,
+            "op": "state",
+            "kind": kind,
+            "action": action,
+            "name": name,
+            "params": params,
+            "test": bool(test),
+            "connection": _connection(region, key, keyid, profile, endpoint_url),
+        }
+        response = _run(request)
+    except CommandExecutionError as error:
+        return {"name": name, "result": False, "changes": {}, "comment": str(error)}
+    if not isinstance(response, dict) or "result" not in response:
+        comment = f"The ocp-aws binary answered with something other than a state return: {response!r}."
+        return {"name": name, "result": False, "changes": {}, "comment": comment}
+    return response
+
+
+def describe(kind, name, region=None, key=None, keyid=None, profile=None, endpoint_url=None):
+    """
+    Return the observed AWS state of one resource, or None when it does not exist.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.describe s3.bucket ocp-redmine-backup region=eu-west-2
+    """
+    return _call(
+        "describe",
+        kind=kind,
+        name=name,
+        params={"region": region} if region else {},
+        connection=_connection(region, key, keyid, profile, endpoint_url),
+    )
+
+
+def validate(pillar=None):
+    """
+    Check an ``ocp_aws`` pillar value (default: this minion's) without calling AWS.
+
+    Returns ``{"valid": bool, "errors": ["<pillar path>: <problem>", ...]}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.validate
+    """
+    return _call("validate", params=_pillar(pillar))
+
+
+def schema():
+    """
+    Return the JSON Schema of the ``ocp_aws`` pillar.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call --out=json ocp_aws.schema
+    """
+    return _call("schema")
+
+
+def expand(pillar=None):
+    """
+    Expand an ``ocp_aws`` pillar value (default: this minion's) into states, in apply order.
+
+    Returns ``{"errors": [...], "states": [{"id", "function", "name", "params", "require"}, ...]}``;
+    ``states`` is empty when there are errors. The ``ocp_aws`` formula renders one state per entry.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.expand
+    """
+    return _call("expand", params=_pillar(pillar))

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sourced: starts a moto server on a free loopback port, exports OCP_AWS_TEST_ENDPOINT, and stops
+# the server when the sourcing shell exits.
+venv="${OCP_AWS_VENV:-$HOME/.cache/ocp-aws/venv}"
+moto_port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+moto_log=$(mktemp -t ocp-aws-moto.XXXXXX.log)
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null; rm -f "$moto_log"' EXIT
+for _ in $(seq 1 150); do
+  if "$venv/bin/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$moto_port/moto-api/', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then
+    echo "moto_server failed to start:" >&2; cat "$moto_log" >&2; exit 1
+  fi
+  sleep 0.2
+done
+export OCP_AWS_TEST_ENDPOINT="http://127.0.0.1:$moto_port"
