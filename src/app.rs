@@ -94,7 +94,8 @@ async fn state(request: &Request) -> Outcome {
     };
     match Engine::new(&request.connection, request.test).await {
         Ok(engine) => Outcome::state(engine.converge_one(&node).await),
-        Err(e) => invalid_state(&name, &e),
+        Err(e @ Error::Invalid(_)) => invalid_state(&name, &e),
+        Err(e) => Outcome::state(StateReturn::failed(&name, sentence(&e))),
     }
 }
 
@@ -114,7 +115,10 @@ pub async fn converge_with(params: &Value, conn: &Connection, test: bool, concur
     };
     let engine = match Engine::new(conn, test).await {
         Ok(e) => e,
-        Err(e) => return (Outcome { response: json!([StateReturn::failed(pillar::ROOT, sentence(&e))]), status: EXIT_INVALID }, None),
+        Err(e) => {
+            let status = if matches!(e, Error::Invalid(_)) { EXIT_INVALID } else { EXIT_FAILED };
+            return (Outcome { response: json!([StateReturn::failed(pillar::ROOT, sentence(&e))]), status }, None);
+        }
     };
     let engine = match concurrency {
         Some(n) => engine.with_concurrency(n),

@@ -23,6 +23,9 @@ use crate::protocol::Secret;
 /// The region used when neither the resource, the Pillar nor the connection names one.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
+const NO_CREDENTIALS: &str = "No AWS credentials were found: give keyid and key (Salt), a profile, \
+     the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables, or an instance role";
+
 /// How to reach AWS. Every field is optional; unset fields fall back to the SDK's default chain
 /// (environment, shared config, instance metadata).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -152,6 +155,22 @@ impl Clients {
             base,
             log,
             regions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Fails with a sentence saying where credentials may come from when none can be found.
+    pub async fn check_credentials(&self) -> Result<(), Error> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let Some(provider) = self.base.credentials_provider() else {
+            return Err(Error::Refused(NO_CREDENTIALS.to_string()));
+        };
+        provider.provide_credentials().await.map(drop).map_err(|e| {
+            // A one-line cause (a profile that does not exist, say) helps; the chain's list of attempts does not.
+            let cause = crate::error::causes(&e);
+            match cause.contains('\n') || cause.contains("no credentials found in chain") {
+                true => Error::Refused(NO_CREDENTIALS.to_string()),
+                false => Error::Refused(format!("{NO_CREDENTIALS} ({cause})")),
+            }
         })
     }
 

@@ -46,6 +46,8 @@ pub trait Kind {
     fn secret_files(_spec: &Self::Spec) -> Vec<(String, secrets::Target)> {
         Vec::new()
     }
+    /// Marks every optional setting as managed, so that `read` reports all of it (for `describe`).
+    fn manage_all(_spec: &mut Self::Spec) {}
     /// Reads the resource. Not found is `Ok(None)`, never an error.
     async fn read(cx: &Cx<'_>, name: &str, spec: &Self::Spec) -> Result<Option<Self::Observed>, Error>;
     /// What must change to reach `spec` from `observed`. Pure; only fields the spec sets count.
@@ -182,10 +184,14 @@ pub struct Engine {
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
 impl Engine {
+    /// Loads the SDK configuration and makes sure credentials can be found, so that a missing
+    /// credential is one clear error rather than one per resource.
     pub async fn new(conn: &Connection, test: bool) -> Result<Self, Error> {
         let log = CallLog::default();
+        let clients = Clients::new(conn, log.clone()).await?;
+        clients.check_credentials().await?;
         Ok(Engine {
-            clients: Clients::new(conn, log.clone()).await?,
+            clients,
             test,
             log,
             account: OnceCell::new(),
@@ -325,8 +331,13 @@ pub async fn converge<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec, ensure: 
 }
 
 /// Reads a resource for the `describe` execution function.
-pub async fn describe<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> Result<Value, Error> {
-    let observed = K::read(cx, name, spec).await?;
+pub async fn describe<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> Result<Value, Error>
+where
+    K::Spec: Clone,
+{
+    let mut spec = spec.clone();
+    K::manage_all(&mut spec);
+    let observed = K::read(cx, name, &spec).await?;
     Ok(serde_json::to_value(observed).unwrap_or(Value::Null))
 }
 

@@ -78,13 +78,29 @@ where
             }
         }
         SdkError::TimeoutError(_) => "AWS did not answer in time".to_string(),
-        SdkError::DispatchFailure(_) => format!("could not reach AWS ({})", DisplayErrorContext(&err)),
-        SdkError::ResponseError(_) => {
-            format!("AWS sent an answer that could not be read ({})", DisplayErrorContext(&err))
-        }
-        _ => format!("the request could not be made ({})", DisplayErrorContext(&err)),
+        SdkError::DispatchFailure(_) => format!("could not reach AWS: {}", causes(&err)),
+        SdkError::ResponseError(_) => format!("AWS sent an answer that could not be read: {}", causes(&err)),
+        _ => format!("the request could not be made: {}", causes(&err)),
     };
     Error::Aws { operation, message }
+}
+
+/// The messages of an error's causes, outermost first, each said once.
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    if parts.is_empty() {
+        DisplayErrorContext(err).to_string()
+    } else {
+        parts.join(": ")
+    }
 }
 
 /// Shorthand for SDK results: name the operation, and map the "does not exist" codes to `None`.

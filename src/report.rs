@@ -40,8 +40,9 @@ pub fn human(returns: &[StateReturn], calls: &CallLog) -> String {
     }
     let _ = writeln!(
         out,
-        "{} resources: {changed} changed, {pending} pending, {unchanged} unchanged, {failed} failed. AWS calls: {} reads, {} writes.",
+        "{} resource{}: {changed} changed, {pending} pending, {unchanged} unchanged, {failed} failed. AWS calls: {} reads, {} writes.",
         returns.len(),
+        if returns.len() == 1 { "" } else { "s" },
         calls.reads(),
         calls.writes().len()
     );

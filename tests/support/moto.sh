@@ -3,10 +3,12 @@
 # the server when the sourcing shell exits.
 venv="${OCP_AWS_VENV:-$HOME/.cache/ocp-aws/venv}"
 moto_port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-moto_log=$(mktemp -t ocp-aws-moto.XXXXXX.log)
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+moto_dir=$(mktemp -d -t ocp-aws-moto.XXXXXX)
+moto_log="$moto_dir/moto.log"
+# In its own folder: moto's request recorder writes a file into the working directory.
+(cd "$moto_dir" && exec "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1) &
 moto_pid=$!
-trap 'kill $moto_pid 2>/dev/null; rm -f "$moto_log"' EXIT
+trap 'kill $moto_pid 2>/dev/null; rm -rf "$moto_dir"' EXIT
 for _ in $(seq 1 150); do
   if "$venv/bin/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$moto_port/moto-api/', timeout=1)" 2>/dev/null; then
     break

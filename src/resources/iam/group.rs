@@ -60,6 +60,10 @@ impl Kind for Group {
         policy_refs(spec.policies.as_deref().unwrap_or_default(), "policies")
     }
 
+    fn manage_all(spec: &mut Spec) {
+        spec.policies.get_or_insert_with(Vec::new);
+    }
+
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
         let iam = cx.iam();
         let Some(found) =

@@ -125,6 +125,11 @@ impl Kind for User {
         spec.access_key.iter().map(|k| ("access_key.secret_file".to_string(), k.target())).collect()
     }
 
+    fn manage_all(spec: &mut Spec) {
+        spec.policies.get_or_insert_with(Vec::new);
+        spec.groups.get_or_insert_with(Vec::new);
+    }
+
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
         let iam = cx.iam();
         let Some(found) = iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"])? else {

@@ -113,6 +113,10 @@ impl Kind for Bucket {
         }
     }
 
+    fn manage_all(spec: &mut Spec) {
+        spec.lifecycle.get_or_insert_with(Vec::new);
+    }
+
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
         let s3 = cx.s3();
         let Some(location) =
