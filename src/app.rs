@@ -7,6 +7,8 @@ use crate::engine::Engine;
 use crate::error::{Error, Invalid};
 use crate::pillar::{self, Ensure, Node, PillarFile};
 use crate::protocol::{Action, CallResponse, Op, Request, StateReturn, VERSION};
+use crate::dns;
+use crate::resources::ses::{domain_identity, smtp_credentials};
 use crate::resources::KindId;
 
 /// Exit statuses (DESIGN §3).
@@ -128,12 +130,28 @@ pub async fn converge_with(params: &Value, conn: &Connection, test: bool, concur
     (Outcome::states(&returns), Some(engine))
 }
 
-async fn call(request: &Request) -> Result<Value, Error> {
+/// Runs a read-only execution function (`op: call`) and returns its value.
+pub async fn call(request: &Request) -> Result<Value, Error> {
     let function = request.function.as_deref().ok_or_else(|| Error::invalid("request.function", "missing"))?;
     match function {
         "schema" => Ok(schema()),
         "validate" => Ok(validate(&request.params, request.connection.region.as_deref())),
         "expand" => Ok(expand(&request.params, request.connection.region.as_deref())),
+        "dns_records" => {
+            let (records, _) = domain_records(request).await?;
+            Ok(json!(records))
+        }
+        "dns_check" => dns_check(request).await,
+        "smtp_password" => {
+            let secret = request.params.get("key").and_then(Value::as_str).ok_or_else(|| Error::invalid("request.params.key", "missing: the secret access key"))?;
+            let region = request.params.get("region").and_then(Value::as_str).ok_or_else(|| Error::invalid("request.params.region", "missing"))?;
+            let mut errors = Vec::new();
+            crate::validate::region(region, "request.params.region", &mut errors);
+            if !errors.is_empty() {
+                return Err(Error::Invalid(errors));
+            }
+            Ok(json!(smtp_credentials::smtp_password(secret, region)))
+        }
         "describe" => {
             let (kind, name) = kind_of(request)?;
             let node = pillar::single(kind, &name, &request.params, false, request.connection.region.as_deref())?;
@@ -142,7 +160,7 @@ async fn call(request: &Request) -> Result<Value, Error> {
         }
         other => Err(Error::invalid(
             "request.function",
-            format!("unknown function `{other}`; known functions: describe, expand, schema, validate"),
+            format!("unknown function `{other}`; known functions: describe, dns_check, dns_records, expand, schema, smtp_password, validate"),
         )),
     }
 }
@@ -189,4 +207,50 @@ fn salt_state(node: &Node, all: &[Node]) -> Value {
         "params": params,
         "require": node.deps.iter().map(|&d| all[d].id()).collect::<Vec<_>>(),
     })
+}
+
+/// The DNS records of an SES domain identity, from what SES reports about it. `params` takes the
+/// domain identity's settings (`region`, `zone`, `receiving`, `dmarc`, `mail_from`).
+pub async fn domain_records(request: &Request) -> Result<(Vec<dns::Record>, crate::resources::ses::Identity), Error> {
+    let domain = request.name.as_deref().ok_or_else(|| Error::invalid("request.name", "missing: the domain"))?;
+    let mut params = request.params.clone();
+    if let Some(m) = params.as_object_mut() {
+        m.remove("nameserver"); // dns_check's own setting, not the identity's
+    }
+    let node = pillar::single(KindId::SesDomainIdentity, domain, &params, false, request.connection.region.as_deref())?;
+    let crate::resources::AnySpec::SesDomainIdentity(spec) = &node.spec else { unreachable!("parsed as a domain identity") };
+    let engine = Engine::new(&request.connection, true).await?;
+    let identity = crate::resources::ses::read_identity(&engine.cx(&node.region), domain)
+        .await?
+        .ok_or_else(|| Error::Refused(format!("SES has no domain identity {domain} in {}; apply it first", node.region)))?;
+    Ok((domain_identity::records(domain, spec, &identity), identity))
+}
+
+/// Resolves the domain's records and reports each, plus whether DKIM makes mail DMARC-aligned.
+pub async fn dns_check(request: &Request) -> Result<Value, Error> {
+    let nameserver = match request.params.get("nameserver").and_then(Value::as_str) {
+        Some(ns) => Some(parse_nameserver(ns)?),
+        None => None,
+    };
+    let (records, identity) = domain_records(request).await?;
+    let resolver = dns::resolver(nameserver)?;
+    let checked = dns::check(&resolver, &records).await?;
+    let domain = request.name.clone().unwrap_or_default();
+    let dkim: Vec<&dns::Checked> = checked.iter().filter(|c| c.record.purpose == "DKIM").collect();
+    let dkim_published = !dkim.is_empty() && dkim.iter().all(|c| c.status == dns::Status::Present);
+    let dkim_verified = identity.dkim_status.as_deref() == Some("SUCCESS");
+    let aligned = dkim_published && dkim_verified;
+    let alignment = match (dkim_published, dkim_verified) {
+        (true, true) => format!("DKIM signs with d={domain}, the From domain, and SES reports DKIM SUCCESS: mail from {domain} is DMARC-aligned and verifies"),
+        (false, _) => format!("the DKIM CNAME records of {domain} are not all published, so DKIM cannot verify and mail is not DMARC-aligned"),
+        (true, false) => format!("the DKIM records are published but SES reports DKIM {}; alignment holds once SES verifies them", identity.dkim_status.as_deref().unwrap_or("not started")),
+    };
+    let ok = aligned && checked.iter().all(|c| c.status == dns::Status::Present);
+    Ok(json!({"domain": domain, "ok": ok, "records": checked, "dmarc_alignment": {"aligned": aligned, "detail": alignment}}))
+}
+
+fn parse_nameserver(text: &str) -> Result<std::net::SocketAddr, Error> {
+    text.parse::<std::net::SocketAddr>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+        .map_err(|_| Error::invalid("nameserver", format!("`{text}` is not an IP address or IP:PORT")))
 }

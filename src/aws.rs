@@ -104,6 +104,7 @@ impl Intercept for CallLog {
 pub struct RegionClients {
     pub s3: aws_sdk_s3::Client,
     pub iam: aws_sdk_iam::Client,
+    pub sesv2: aws_sdk_sesv2::Client,
     pub sts: aws_sdk_sts::Client,
 }
 
@@ -191,6 +192,9 @@ impl Clients {
                     ),
                     iam: aws_sdk_iam::Client::from_conf(
                         aws_sdk_iam::config::Builder::from(&cfg).interceptor(log.clone()).build(),
+                    ),
+                    sesv2: aws_sdk_sesv2::Client::from_conf(
+                        aws_sdk_sesv2::config::Builder::from(&cfg).interceptor(log.clone()).build(),
                     ),
                     sts: aws_sdk_sts::Client::from_conf(
                         aws_sdk_sts::config::Builder::from(&cfg).interceptor(log).build(),

@@ -60,6 +60,12 @@ pub trait Kind {
         observed: Option<&Self::Observed>,
         diff: &mut Diff,
     ) -> Result<(), Error>;
+    /// Waits, when the spec asks for it, until AWS has finished with the resource (a verification,
+    /// say), with progress on stderr and a bounded timeout. Returns what it read last, if it waited.
+    /// Never called in test mode.
+    async fn settle(_cx: &Cx<'_>, _name: &str, _spec: &Self::Spec, _observed: &Self::Observed) -> Result<Option<Self::Observed>, Error> {
+        Ok(None)
+    }
     /// Deletes the resource.
     async fn delete(cx: &Cx<'_>, name: &str, spec: &Self::Spec, observed: &Self::Observed) -> Result<(), Error>;
 }
@@ -300,6 +306,9 @@ impl Cx<'_> {
     pub fn iam(&self) -> aws_sdk_iam::Client {
         self.engine.clients.region(self.region).iam.clone()
     }
+    pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
+        self.engine.clients.region(self.region).sesv2.clone()
+    }
     /// The account id of the caller, asked of STS once per process.
     pub async fn account_id(&self) -> Result<String, Error> {
         let sts = self.engine.clients.region(self.region).sts.clone();
@@ -362,6 +371,15 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
         return StateReturn::failed(name, sentence([diff.conflicts.join(" "), notes]));
     }
     if diff.is_empty() {
+        if let (false, Some(o)) = (cx.test(), observed.as_ref()) {
+            return match K::settle(cx, name, spec, o).await {
+                Ok(settled) => {
+                    let notes = settled.map(|o| K::diff(name, spec, Some(&o)).notes.join(" ")).unwrap_or(notes);
+                    StateReturn::ok(name, sentence([format!("{label} is present."), notes]))
+                }
+                Err(e) => StateReturn::failed(name, sentence([format!("{label} is present, but {}.", reason(&e)), notes])),
+            };
+        }
         return StateReturn::ok(name, sentence([format!("{label} is present."), notes]));
     }
     let (verb, future) = if diff.create { ("created", "created") } else { ("updated", "updated") };
@@ -374,10 +392,25 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
     let notes = diff.notes.join(" ");
     let after = read_back::<K>(cx, name, spec, applied.is_ok()).await;
     match (applied, after) {
-        (Ok(()), Ok(after)) if after.is_empty() => {
-            StateReturn::new(name, Some(true), diff.changes(), sentence([format!("{label} {verb}{what}."), notes]))
+        (Ok(()), Ok((after, observed))) if after.is_empty() => {
+            let settled = match &observed {
+                Some(o) => K::settle(cx, name, spec, o).await,
+                None => Ok(None),
+            };
+            let notes = match &settled {
+                Ok(Some(o)) => K::diff(name, spec, Some(o)).notes.join(" "),
+                _ => after.notes.join(" "),
+            };
+            match settled {
+                Ok(_) => StateReturn::new(name, Some(true), diff.changes(), sentence([format!("{label} {verb}{what}."), notes])),
+                Err(e) => StateReturn::failed_with(
+                    name,
+                    diff.changes(),
+                    sentence([format!("{label} {verb}{what}, but {}.", reason(&e)), notes]),
+                ),
+            }
         }
-        (Ok(()), Ok(after)) => {
+        (Ok(()), Ok((after, _))) => {
             let done = diff.done(&after);
             let comment = format!(
                 "{label} was written, but AWS still reports a difference in: {}.",
@@ -385,7 +418,7 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
             );
             StateReturn::failed_with(name, done.changes(), sentence([comment, notes]))
         }
-        (Err(e), Ok(after)) => {
+        (Err(e), Ok((after, _))) => {
             let done = diff.done(&after);
             let failed = if diff.create && after.create { "create" } else { "update" };
             StateReturn::failed_with(name, done.changes(), sentence([format!("Failed to {failed} {label}: {}.", reason(&e)), notes]))
@@ -401,15 +434,16 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
 
 /// Reads the resource again and diffs it. After a successful write, a difference is retried with
 /// short delays, since AWS may take a moment to show what it accepted.
-async fn read_back<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec, wrote: bool) -> Result<Diff, Error> {
+async fn read_back<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec, wrote: bool) -> Result<(Diff, Option<K::Observed>), Error> {
     let attempts = if wrote { READ_BACK_DELAYS.len() } else { 1 };
-    let mut last = Diff::default();
+    let mut last = (Diff::default(), None);
     for delay in READ_BACK_DELAYS.iter().take(attempts) {
         tokio::time::sleep(*delay).await;
         let observed = K::read(cx, name, spec).await?;
-        last = K::diff(name, spec, observed.as_ref());
-        last.notes.clear();
-        if last.is_empty() && last.conflicts.is_empty() {
+        let diff = K::diff(name, spec, observed.as_ref());
+        let settled = diff.is_empty() && diff.conflicts.is_empty();
+        last = (diff, observed);
+        if settled {
             break;
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod dns;
 pub mod engine;
 pub mod error;
 pub mod pillar;

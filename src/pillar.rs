@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::aws::DEFAULT_REGION;
 use crate::error::{Error, Invalid};
-use crate::resources::{iam, s3, AnySpec, KindId};
+use crate::resources::{iam, s3, ses, AnySpec, KindId};
 use crate::validate;
 
 /// The root of Pillar every path starts from.
@@ -39,6 +39,9 @@ pub struct Pillar {
     /// AWS Identity and Access Management.
     #[serde(default)]
     pub iam: IamSection,
+    /// Amazon Simple Email Service.
+    #[serde(default)]
+    pub ses: SesSection,
 }
 
 /// Amazon S3 resources.
@@ -63,6 +66,24 @@ pub struct IamSection {
     /// IAM users by user name.
     #[serde(default)]
     pub users: BTreeMap<String, iam::user::Spec>,
+}
+
+/// Amazon SES resources.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SesSection {
+    /// Sending domains by domain name.
+    #[serde(default)]
+    pub domains: BTreeMap<String, ses::domain_identity::Spec>,
+    /// Email-address identities by address.
+    #[serde(default)]
+    pub email_addresses: BTreeMap<String, ses::email_identity::Spec>,
+    /// SMTP credentials by IAM user name.
+    #[serde(default)]
+    pub smtp_credentials: BTreeMap<String, ses::smtp_credentials::Spec>,
+    /// Account-level settings (suppression list, production access) of the account in one region.
+    #[serde(default)]
+    pub account: Option<ses::account::Spec>,
 }
 
 /// The whole file a user keeps: `ocp_aws` plus any other Pillar keys.
@@ -99,7 +120,11 @@ impl Node {
 }
 
 pub fn resource_path(kind: KindId, name: &str) -> String {
-    format!("{ROOT}.{}.{name}", kind.pillar())
+    match kind {
+        // A single entry, not a mapping by name.
+        KindId::SesAccount => format!("{ROOT}.{}", kind.pillar()),
+        _ => format!("{ROOT}.{}.{name}", kind.pillar()),
+    }
 }
 
 /// Parses a YAML or JSON document and returns its `ocp_aws` value.
@@ -128,8 +153,11 @@ pub fn plan(value: &Value, default_region: Option<&str>) -> Result<Vec<Node>, Er
     };
     let mut nodes = Vec::new();
     let mut push = |kind: KindId, name: &String, spec: AnySpec| {
-        let params = value.pointer(&format!("/{}/{}", kind.pillar().replace('.', "/"), escape_pointer(name))).cloned();
-        nodes.push((kind, name.clone(), spec, params.unwrap_or(Value::Null)));
+        let mut pointer = format!("/{}/{}", kind.pillar().replace('.', "/"), escape_pointer(name));
+        if kind == KindId::SesAccount {
+            pointer = "/ses/account".into();
+        }
+        nodes.push((kind, name.clone(), spec, value.pointer(&pointer).cloned().unwrap_or(Value::Null)));
     };
     for (n, s) in &pillar.s3.buckets {
         push(KindId::S3Bucket, n, AnySpec::S3Bucket(s.clone()));
@@ -142,6 +170,19 @@ pub fn plan(value: &Value, default_region: Option<&str>) -> Result<Vec<Node>, Er
     }
     for (n, s) in &pillar.iam.users {
         push(KindId::IamUser, n, AnySpec::IamUser(s.clone()));
+    }
+    for (n, s) in &pillar.ses.domains {
+        push(KindId::SesDomainIdentity, n, AnySpec::SesDomainIdentity(s.clone()));
+    }
+    for (n, s) in &pillar.ses.email_addresses {
+        push(KindId::SesEmailIdentity, n, AnySpec::SesEmailIdentity(s.clone()));
+    }
+    for (n, s) in &pillar.ses.smtp_credentials {
+        push(KindId::SesSmtpCredentials, n, AnySpec::SesSmtpCredentials(s.clone()));
+    }
+    if let Some(s) = &pillar.ses.account {
+        // Account settings are per region: the resource is named after its region.
+        push(KindId::SesAccount, &s.region.clone().unwrap_or_else(|| region.clone()), AnySpec::SesAccount(s.clone()));
     }
     let nodes: Vec<Node> = nodes
         .into_iter()
@@ -178,7 +219,15 @@ pub fn single(kind: KindId, name: &str, params: &Value, absent: bool, default_re
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    spec.default_region(default_region.unwrap_or(DEFAULT_REGION));
+    // SES account settings are named after their region.
+    let fallback = if kind == KindId::SesAccount { name } else { default_region.unwrap_or(DEFAULT_REGION) };
+    if kind == KindId::SesAccount && spec.region().is_none() {
+        validate::region(name, &path, &mut errors);
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+    }
+    spec.default_region(fallback);
     let region = spec.region().unwrap_or(DEFAULT_REGION).to_string();
     Ok(Node { kind, name: name.to_string(), ensure: spec.ensure(), spec, region, deps: Vec::new(), params })
 }

@@ -12,7 +12,7 @@ use crate::aws::Connection;
 pub const VERSION: u32 = 1;
 
 /// A request read from stdin by `ocp-aws stdio`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     pub version: u32,
@@ -39,10 +39,11 @@ pub struct Request {
     pub connection: Connection,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Op {
     State,
+    #[default]
     Converge,
     Call,
 }

@@ -50,11 +50,55 @@ pub fn iam_name(name: &str, max: usize, path: &str, errors: &mut Vec<Invalid>) {
     }
 }
 
+/// A DNS domain name such as `open-contracting.org`.
+pub fn domain(name: &str, path: &str, errors: &mut Vec<Invalid>) {
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() > 253 || name.split('.').count() < 2 || !name.split('.').all(label_ok) {
+        errors.push(Invalid::new(path, format!("`{name}` is not a domain name like example.org")));
+    }
+}
+
+/// An email address: a local part, `@`, and a domain.
+pub fn email(address: &str, path: &str, errors: &mut Vec<Invalid>) {
+    match address.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && !local.contains(char::is_whitespace) => {
+            self::domain(domain, path, errors)
+        }
+        _ => errors.push(Invalid::new(path, format!("`{address}` is not an email address"))),
+    }
+}
+
 /// A secret file must be an absolute path, so that it does not depend on where Salt runs.
 pub fn secret_file(file: &str, path: &str, errors: &mut Vec<Invalid>) {
     if !file.starts_with('/') {
         errors.push(Invalid::new(path, format!("`{file}` is not an absolute path")));
     }
+}
+
+/// A duration such as `90s`, `15m`, `1h` or `1h30m`.
+pub fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("`{text}` is not a duration: use a number with s, m or h, like 90s, 15m or 1h30m");
+    let (mut total, mut number) = (0u64, String::new());
+    for c in text.trim().chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            's' | 'm' | 'h' if !number.is_empty() => {
+                let n: u64 = number.parse().map_err(|_| bad())?;
+                total += n * match c { 's' => 1, 'm' => 60, _ => 3600 };
+                number.clear();
+            }
+            _ => return Err(bad()),
+        }
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 /// Rewords serde's messages for people who write YAML, not Rust.
@@ -112,6 +156,28 @@ mod tests {
         assert!(errs(|e| iam_name("redmine-backup", 64, "u", e)).is_empty());
         assert_eq!(errs(|e| iam_name("has space", 64, "u", e)).len(), 1);
         assert_eq!(errs(|e| iam_name(&"x".repeat(65), 64, "u", e)).len(), 1);
+    }
+
+    #[test]
+    fn domains_and_addresses() {
+        assert!(errs(|e| domain("open-contracting.org", "d", e)).is_empty());
+        assert!(errs(|e| email("noreply@open-contracting.org", "d", e)).is_empty());
+        for bad in ["localhost", "a..b", "-a.org", "a_b.org"] {
+            assert_eq!(errs(|e| domain(bad, "d", e)).len(), 1, "{bad}");
+        }
+        for bad in ["noreply", "@x.org", "a b@x.org", "a@x"] {
+            assert_eq!(errs(|e| email(bad, "d", e)).len(), 1, "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("15m").unwrap().as_secs(), 900);
+        assert_eq!(duration("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(duration("90s").unwrap().as_secs(), 90);
+        for bad in ["", "15", "m", "15 minutes", "0s", "-1m"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -11,4 +11,4 @@ unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_
 source tests/support/moto.sh
 export OCP_AWS_BIN="$CARGO_TARGET_DIR/debug/ocp-aws"
 cargo test --locked
-"$OCP_AWS_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/salt
+"$OCP_AWS_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/salt tests/support/test_moto_server.py

@@ -25,6 +25,10 @@ KINDS = (
     "iam.policy",
     "iam.group",
     "iam.user",
+    "ses.domain_identity",
+    "ses.email_identity",
+    "ses.smtp_credentials",
+    "ses.account",
 )
 
 # Keywords that mean something to Salt, not to the resource. Salt 3008 strips its own runtime and

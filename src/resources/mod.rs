@@ -11,6 +11,7 @@ use crate::secrets;
 
 pub mod iam;
 pub mod s3;
+pub mod ses;
 
 macro_rules! kinds {
     ($($variant:ident => $ty:ty),* $(,)?) => {
@@ -73,6 +74,10 @@ kinds! {
     IamPolicy => iam::policy::Policy,
     IamGroup => iam::group::Group,
     IamUser => iam::user::User,
+    SesDomainIdentity => ses::domain_identity::DomainIdentity,
+    SesEmailIdentity => ses::email_identity::EmailIdentity,
+    SesSmtpCredentials => ses::smtp_credentials::SmtpCredentials,
+    SesAccount => ses::account::Account,
 }
 
 impl KindId {

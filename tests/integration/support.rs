@@ -25,13 +25,14 @@ pub fn endpoint() -> &'static str {
 
 fn start_moto() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = std::env::var("OCP_AWS_MOTO_SERVER").unwrap_or_else(|_| {
-        let venv = format!("{}/.cache/ocp-aws/venv/bin/moto_server", std::env::var("HOME").unwrap_or_default());
-        if std::path::Path::new(&venv).exists() { venv } else { "moto_server".into() }
-    });
-    // The server stops when this test process ends: a watcher shell kills it then.
+    let venv = std::env::var("OCP_AWS_VENV")
+        .unwrap_or_else(|_| format!("{}/.cache/ocp-aws/venv", std::env::var("HOME").unwrap_or_default()));
+    let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/moto_server.py");
+    // moto plus the project's SES v2 extension. It runs in a temp folder (moto's recorder writes
+    // there) and stops when this test process ends: a watcher shell kills it then.
     let script = format!(
-        "{server} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $m",
+        "cd \"$(mktemp -d)\" && {venv}/bin/python {launcher} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+         while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $m",
         pid = std::process::id()
     );
     // Not waited for: the watcher outlives the tests by design and reaps itself.
@@ -40,7 +41,7 @@ fn start_moto() -> String {
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start on port {port}; install tests/requirements.txt");
+        assert!(Instant::now() < deadline, "the moto server did not start on port {port}; run tests/support/venv.sh");
         std::thread::sleep(Duration::from_millis(100));
     }
     url

@@ -27,6 +27,7 @@ import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+MOTO_LAUNCHER = REPO / "tests" / "support" / "moto_server.py"  # moto plus the SES v2 extension
 VENV_BIN = Path(sys.executable).parent
 SECRET_KEY = "testing"
 READ_ACTION_PREFIXES = ("Get", "List", "Describe", "Head")
@@ -60,7 +61,7 @@ def _free_port():
 
 @pytest.fixture(scope="session")
 def endpoint(tmp_path_factory):
-    """URL of a moto server: OCP_AWS_TEST_ENDPOINT, or one started for this session."""
+    """URL of a moto server: OCP_AWS_TEST_ENDPOINT, or one started here with the project's launcher."""
     if os.environ.get("OCP_AWS_TEST_ENDPOINT"):
         yield os.environ["OCP_AWS_TEST_ENDPOINT"].rstrip("/")
         return
@@ -69,7 +70,7 @@ def endpoint(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     with open(workdir / "moto.log", "wb") as log:
         process = subprocess.Popen(
-            [_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, str(MOTO_LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=workdir,  # the request recorder writes its file into the working directory
@@ -82,7 +83,7 @@ def endpoint(tmp_path_factory):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto_server did not start; see {workdir / 'moto.log'}")
+                    pytest.fail(f"The moto server did not start; see {workdir / 'moto.log'}")
                 time.sleep(0.1)
         yield url
     finally:

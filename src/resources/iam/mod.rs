@@ -1,4 +1,5 @@
 //! IAM kinds, and the policy-document handling they share.
+pub mod access_key;
 pub mod document;
 pub mod group;
 pub mod policy;

@@ -2,7 +2,6 @@
 //! memberships, and one access key whose id and secret go to a secret file (runbook: the backup user
 //! whose keys end up in the service's Pillar).
 
-use aws_sdk_iam::types::StatusType;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -12,14 +11,12 @@ use crate::common_spec;
 use crate::engine::{Cx, Diff, Kind, Ref};
 use crate::error::{AwsResult, Error, Invalid};
 use crate::pillar::Ensure;
+use crate::resources::iam::access_key::{self, KeyInfo};
 use crate::resources::iam::{add_remove, policy_keys, policy_refs, sorted, sync_policies};
 use crate::secrets::{self, Target};
 use crate::validate;
 
 pub struct User;
-
-/// IAM allows two access keys per user.
-const MAX_KEYS: usize = 2;
 
 // ---- spec ----------------------------------------------------------------------------------
 
@@ -86,12 +83,6 @@ pub struct Observed {
     /// The access key id the secret file holds, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_file_key: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct KeyInfo {
-    pub id: String,
-    pub active: bool,
 }
 
 impl Kind for User {
@@ -165,7 +156,7 @@ impl Kind for User {
             o.groups = Some(sorted(items.iter().map(|g| g.group_name().to_string())));
         }
         if let Some(k) = &spec.access_key {
-            o.access_keys = Some(access_keys(cx, name).await?);
+            o.access_keys = Some(access_key::list(cx, name).await?);
             o.secret_file_key = k.target().read()?.and_then(|m| m.get("aws_access_key_id")?.as_str().map(str::to_string));
         }
         Ok(Some(o))
@@ -197,7 +188,7 @@ impl Kind for User {
             d.compare("groups", want_groups.as_ref(), have);
         }
         if let (Some(k), Some(keys)) = (&spec.access_key, &o.access_keys) {
-            diff_access_key(name, k, keys, o.secret_file_key.as_deref(), &mut d);
+            access_key::diff("access_key", name, &k.secret_file, k.rotate, keys, o.secret_file_key.as_deref(), &mut d);
         }
         d
     }
@@ -239,15 +230,11 @@ impl Kind for User {
             .await?;
         }
         if let (Some(k), true) = (&spec.access_key, diff.has("access_key")) {
-            let old: Vec<String> =
-                observed.and_then(|o| o.access_keys.clone()).unwrap_or_default().into_iter().map(|k| k.id).collect();
-            let id = create_key(cx, name, k).await?;
-            for old_id in old {
-                iam.delete_access_key().user_name(name).access_key_id(old_id).send().await.op("DeleteAccessKey")?;
-            }
-            if let Some(f) = diff.fields.iter_mut().find(|f| f.field == "access_key") {
-                f.new = json!({"id": id, "secret": format!("written to {}", k.secret_file)});
-            }
+            let old = observed.and_then(|o| o.access_keys.clone()).unwrap_or_default();
+            access_key::replace(cx, name, &k.target(), &old, "access_key", diff, |id, secret| {
+                secrets::mapping([("aws_access_key_id", id), ("aws_secret_access_key", secret)])
+            })
+            .await?;
         }
         Ok(())
     }
@@ -255,102 +242,40 @@ impl Kind for User {
     // ---- delete --------------------------------------------------------------------------------
 
     async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
-        let iam = cx.iam();
-        for key in access_keys(cx, name).await? {
-            iam.delete_access_key().user_name(name).access_key_id(key.id).send().await.none_if("DeleteAccessKey", &["NoSuchEntity"])?;
-        }
-        let policies: Vec<_> = iam
-            .list_attached_user_policies()
-            .user_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .op("ListAttachedUserPolicies")?;
-        for arn in policies.iter().filter_map(|p| p.policy_arn()) {
-            iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.none_if("DetachUserPolicy", &["NoSuchEntity"])?;
-        }
-        let groups: Vec<_> =
-            iam.list_groups_for_user().user_name(name).into_paginator().items().send().try_collect().await.op("ListGroupsForUser")?;
-        for g in groups {
-            iam.remove_user_from_group().user_name(name).group_name(g.group_name()).send().await.none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
-        }
-        let inline: Vec<String> =
-            iam.list_user_policies().user_name(name).into_paginator().items().send().try_collect().await.op("ListUserPolicies")?;
-        for p in inline {
-            iam.delete_user_policy().user_name(name).policy_name(p).send().await.none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
-        }
-        iam.delete_login_profile().user_name(name).send().await.none_if("DeleteLoginProfile", &["NoSuchEntity"])?;
-        iam.delete_user().user_name(name).send().await.op("DeleteUser")?;
-        Ok(())
+        delete_user(cx, name).await
     }
 }
 
-/// Decides what to do about the access key from the keys AWS has and the key id in the file.
-fn diff_access_key(name: &str, spec: &AccessKey, keys: &[KeyInfo], in_file: Option<&str>, d: &mut Diff) {
-    let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
-    let written = json!({"secret": format!("written to {}", spec.secret_file)});
-    match in_file {
-        Some(id) if ids.contains(&id) => {
-            if keys.iter().any(|k| k.id == id && !k.active) {
-                d.notes.push(format!("Access key {id} in {} is inactive.", spec.secret_file));
-            }
-        }
-        _ if ids.is_empty() => {
-            if let Some(stale) = in_file {
-                d.notes.push(format!("{} named access key {stale}, which AWS no longer has.", spec.secret_file));
-            }
-            d.set("access_key", (), written);
-        }
-        _ if spec.rotate && ids.len() < MAX_KEYS => d.set("access_key", json!({"ids": ids}), written),
-        _ if spec.rotate => d.conflicts.push(format!(
-            "IAM user {name} already has {MAX_KEYS} access keys ({}), the most AWS allows, so a new one cannot be \
-             created before an old one is gone; delete one of them, then apply again.",
-            ids.join(", ")
-        )),
-        _ => d.conflicts.push(format!(
-            "IAM user {name} has access key {} but {} holds no key for it, and AWS cannot show an existing key's \
-             secret again. Set access_key.rotate: true to create a new key, write it to the file and delete the old one.",
-            ids.join(" and "),
-            spec.secret_file
-        )),
-    }
-}
-
-async fn access_keys(cx: &Cx<'_>, name: &str) -> Result<Vec<KeyInfo>, Error> {
-    let items: Vec<_> =
-        cx.iam().list_access_keys().user_name(name).into_paginator().items().send().try_collect().await.op("ListAccessKeys")?;
-    Ok(items
-        .iter()
-        .filter_map(|k| {
-            Some(KeyInfo { id: k.access_key_id()?.to_string(), active: k.status() == Some(&StatusType::Active) })
-        })
-        .collect())
-}
-
-/// Creates a key and writes it to the secret file at once. If the file cannot be written,
-/// the new key is deleted again, so no credential exists that nobody holds.
-async fn create_key(cx: &Cx<'_>, name: &str, spec: &AccessKey) -> Result<String, Error> {
+/// Deletes a user and what blocks its deletion: access keys, attached and inline policies,
+/// group memberships, a console password.
+pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
     let iam = cx.iam();
-    let created = retry_while(&["NoSuchEntity"], || iam.create_access_key().user_name(name).send())
+    access_key::delete_all(cx, name).await?;
+    let policies: Vec<_> = iam
+        .list_attached_user_policies()
+        .user_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
         .await
-        .op("CreateAccessKey")?;
-    let key = created.access_key().ok_or_else(|| Error::Refused("IAM created an access key but did not return it".into()))?;
-    let id = key.access_key_id().to_string();
-    let written = {
-        let _lock = cx.secret_lock().await;
-        spec.target().write(secrets::mapping([
-            ("aws_access_key_id", id.as_str()),
-            ("aws_secret_access_key", key.secret_access_key()),
-        ]))
-    };
-    if let Err(e) = written {
-        let rollback = iam.delete_access_key().user_name(name).access_key_id(&id).send().await;
-        let undone = if rollback.is_ok() { "the new key was deleted again" } else { "deleting the new key failed too; delete it by hand" };
-        return Err(Error::Refused(format!("{e}; {undone} ({id})")));
+        .op("ListAttachedUserPolicies")?;
+    for arn in policies.iter().filter_map(|p| p.policy_arn()) {
+        iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.none_if("DetachUserPolicy", &["NoSuchEntity"])?;
     }
-    Ok(id)
+    let groups: Vec<_> =
+        iam.list_groups_for_user().user_name(name).into_paginator().items().send().try_collect().await.op("ListGroupsForUser")?;
+    for g in groups {
+        iam.remove_user_from_group().user_name(name).group_name(g.group_name()).send().await.none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
+    }
+    let inline: Vec<String> =
+        iam.list_user_policies().user_name(name).into_paginator().items().send().try_collect().await.op("ListUserPolicies")?;
+    for p in inline {
+        iam.delete_user_policy().user_name(name).policy_name(p).send().await.none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
+    }
+    iam.delete_login_profile().user_name(name).send().await.none_if("DeleteLoginProfile", &["NoSuchEntity"])?;
+    iam.delete_user().user_name(name).send().await.op("DeleteUser")?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -359,35 +284,6 @@ mod tests {
 
     fn key(rotate: bool) -> AccessKey {
         AccessKey { secret_file: "/srv/pillar/private/k.sls".into(), pillar_key: Some("backup".into()), rotate }
-    }
-    fn keys(ids: &[&str]) -> Vec<KeyInfo> {
-        ids.iter().map(|i| KeyInfo { id: i.to_string(), active: true }).collect()
-    }
-    fn run(spec: &AccessKey, aws: &[&str], file: Option<&str>) -> Diff {
-        let mut d = Diff::default();
-        diff_access_key("u", spec, &keys(aws), file, &mut d);
-        d
-    }
-
-    #[test]
-    fn in_sync_key_is_left_alone_even_with_rotate() {
-        assert!(run(&key(false), &["AK1"], Some("AK1")).is_empty());
-        assert!(run(&key(true), &["AK1"], Some("AK1")).is_empty());
-    }
-
-    #[test]
-    fn no_key_anywhere_creates_one() {
-        assert!(run(&key(false), &[], None).has("access_key"));
-        let stale = run(&key(false), &[], Some("OLD"));
-        assert!(stale.has("access_key") && stale.notes[0].contains("OLD"));
-    }
-
-    #[test]
-    fn lost_file_fails_unless_rotating() {
-        let d = run(&key(false), &["AK1"], None);
-        assert!(d.conflicts[0].contains("rotate: true"), "{:?}", d.conflicts);
-        assert!(run(&key(true), &["AK1"], None).has("access_key"));
-        assert_eq!(run(&key(true), &["AK1", "AK2"], None).conflicts.len(), 1);
     }
 
     #[test]

@@ -1,0 +1,298 @@
+//! `ses.smtp_credentials`: SMTP credentials for SES, once per region (runbook row 8): an IAM user
+//! allowed only `ses:SendRawEmail`, an access key, and the SMTP password derived from the key's
+//! secret for each region, written to a secret file. The key's secret itself is not kept.
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+
+use crate::common_spec;
+use crate::engine::{Cx, Diff, Kind};
+use crate::error::{AwsResult, Error, Invalid};
+use crate::pillar::Ensure;
+use crate::resources::iam::access_key::{self, KeyInfo};
+use crate::resources::iam::document;
+use crate::resources::iam::user::delete_user;
+use crate::secrets::Target;
+use crate::validate;
+
+pub struct SmtpCredentials;
+
+/// The inline policy's name (the one the SES console gives it).
+const POLICY: &str = "AmazonSesSendingAccess";
+/// SES's SMTP submission port with STARTTLS.
+pub const SMTP_PORT: u16 = 587;
+
+// ---- spec ----------------------------------------------------------------------------------
+
+/// SMTP credentials for SES. The Pillar key is the IAM user's name, e.g. `ses-smtp-user`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// `present` (default) or `absent` (deletes the IAM user and its keys).
+    #[serde(default)]
+    pub ensure: Ensure,
+    /// Region of the resource, and the SMTP region when `regions` is left out.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// SES regions to derive an SMTP password for (default: `region`). Adding a region later needs
+    /// `rotate: true`, since the key's secret is not kept.
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+    /// Absolute path of the YAML Pillar file that receives, per region, `smtp_host`, `smtp_port`,
+    /// `smtp_username` and `smtp_password` (mode 0600).
+    #[serde(default)]
+    pub secret_file: String,
+    /// Nest the regions under this top-level key of the file.
+    #[serde(default)]
+    pub pillar_key: Option<String>,
+    /// When the file holds no key AWS knows, or lacks a region: create a new key, write the file,
+    /// then delete the old key. Without it, those cases fail and say so.
+    #[serde(default)]
+    pub rotate: bool,
+}
+common_spec!(Spec);
+
+impl Spec {
+    fn target(&self) -> Target {
+        Target::new(&self.secret_file, self.pillar_key.as_deref())
+    }
+    fn smtp_regions(&self) -> Vec<String> {
+        let mut r = self.regions.clone().unwrap_or_else(|| vec![self.region.clone().unwrap_or_else(|| crate::aws::DEFAULT_REGION.into())]);
+        r.sort();
+        r.dedup();
+        r
+    }
+}
+
+/// The policy: send raw email, nothing else.
+fn send_only() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "*"}]})
+}
+
+/// The SES SMTP password for a secret access key in a region: AWS's published "version 4"
+/// derivation (an HMAC-SHA256 chain over a fixed date, the region, `ses`, `aws4_request` and
+/// `SendRawEmail`, prefixed with the version byte 0x04, in base64).
+pub fn smtp_password(secret_access_key: &str, region: &str) -> String {
+    fn sign(key: &[u8], message: &str) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+        mac.update(message.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+    let mut signature = sign(format!("AWS4{secret_access_key}").as_bytes(), "11111111");
+    for part in [region, "ses", "aws4_request", "SendRawEmail"] {
+        signature = sign(&signature, part);
+    }
+    let mut bytes = vec![0x04];
+    bytes.extend(signature);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The SMTP endpoint of a region.
+pub fn smtp_host(region: &str) -> String {
+    format!("email-smtp.{region}.amazonaws.com")
+}
+
+/// What the secret file holds: for each region, host, port, user name and password.
+fn file_values(regions: &[String], key_id: &str, secret: &str) -> Map<String, Value> {
+    regions
+        .iter()
+        .map(|r| {
+            let entry = json!({
+                "smtp_host": smtp_host(r),
+                "smtp_port": SMTP_PORT,
+                "smtp_username": key_id,
+                "smtp_password": smtp_password(secret, r),
+            });
+            (r.clone(), entry)
+        })
+        .collect()
+}
+
+// ---- read ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observed {
+    pub user: String,
+    /// The inline policy's document, if the user has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
+    pub access_keys: Vec<KeyInfo>,
+    /// The key id (SMTP user name) the secret file holds, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_file_key: Option<String>,
+    /// Regions the secret file has a password for.
+    pub secret_file_regions: Vec<String>,
+}
+
+impl Kind for SmtpCredentials {
+    const KIND: &'static str = "ses.smtp_credentials";
+    const PILLAR: &'static str = "ses.smtp_credentials";
+    const NOUN: &'static str = "SES SMTP credentials";
+    type Spec = Spec;
+    type Observed = Observed;
+
+    fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
+        validate::iam_name(name, 64, path, errors);
+        if let Some(r) = &spec.region {
+            validate::region(r, &format!("{path}.region"), errors);
+        }
+        for (i, r) in spec.regions.iter().flatten().enumerate() {
+            validate::region(r, &format!("{path}.regions[{i}]"), errors);
+        }
+        if spec.regions.as_ref().is_some_and(Vec::is_empty) {
+            errors.push(Invalid::new(format!("{path}.regions"), "name at least one region"));
+        }
+        if spec.ensure == Ensure::Present {
+            if spec.secret_file.is_empty() {
+                errors.push(Invalid::new(format!("{path}.secret_file"), "missing: where should the SMTP passwords go?"));
+            } else {
+                validate::secret_file(&spec.secret_file, &format!("{path}.secret_file"), errors);
+            }
+        }
+    }
+
+    fn secret_files(spec: &Spec) -> Vec<(String, Target)> {
+        vec![("secret_file".to_string(), spec.target())]
+    }
+
+    async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
+        let iam = cx.iam();
+        if iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"])?.is_none() {
+            return Ok(None);
+        }
+        let mut o = Observed {
+            user: name.to_string(),
+            policy: None,
+            access_keys: Vec::new(),
+            secret_file_key: None,
+            secret_file_regions: Vec::new(),
+        };
+        if spec.ensure == Ensure::Absent {
+            return Ok(Some(o));
+        }
+        let policy = iam.get_user_policy().user_name(name).policy_name(POLICY).send().await.none_if("GetUserPolicy", &["NoSuchEntity"])?;
+        o.policy = policy.map(|p| document::from_iam(p.policy_document())).transpose().map_err(Error::Refused)?;
+        o.access_keys = access_key::list(cx, name).await?;
+        if let Some(file) = spec.target().read()? {
+            for (region, entry) in &file {
+                if let Some(user) = entry.get("smtp_username").and_then(Value::as_str) {
+                    o.secret_file_key.get_or_insert_with(|| user.to_string());
+                    if entry.get("smtp_password").is_some_and(Value::is_string) {
+                        o.secret_file_regions.push(region.clone());
+                    }
+                }
+            }
+        }
+        Ok(Some(o))
+    }
+
+    // ---- diff ----------------------------------------------------------------------------------
+
+    fn diff(name: &str, spec: &Spec, observed: Option<&Observed>) -> Diff {
+        let regions = spec.smtp_regions();
+        let written = json!({"secret": format!("written to {}", spec.secret_file), "regions": regions});
+        let Some(o) = observed else {
+            let mut d = Diff::creating();
+            d.set("policy", (), send_only());
+            d.set("smtp_credentials", (), written);
+            return d;
+        };
+        let mut d = Diff::default();
+        match &o.policy {
+            Some(p) if document::same(p, &send_only()) => {}
+            other => d.set("policy", other, send_only()),
+        }
+        access_key::diff("smtp_credentials", name, &spec.secret_file, spec.rotate, &o.access_keys, o.secret_file_key.as_deref(), &mut d);
+        let in_sync = !d.has("smtp_credentials") && d.conflicts.is_empty();
+        let missing: Vec<&String> = regions.iter().filter(|r| !o.secret_file_regions.contains(r)).collect();
+        if in_sync && !missing.is_empty() {
+            let list = missing.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+            if spec.rotate {
+                d.set("smtp_credentials", json!({"regions": o.secret_file_regions}), written);
+            } else {
+                d.conflicts.push(format!(
+                    "{} has no SMTP password for {list}; deriving one needs the key's secret, which is not kept. \
+                     Set rotate: true to create a new key with passwords for every region.",
+                    spec.secret_file
+                ));
+            }
+        }
+        d
+    }
+
+    // ---- apply ---------------------------------------------------------------------------------
+
+    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Observed>, diff: &mut Diff) -> Result<(), Error> {
+        let iam = cx.iam();
+        if observed.is_none() {
+            iam.create_user().user_name(name).send().await.op("CreateUser")?;
+        }
+        if diff.has("policy") {
+            crate::aws::retry_while(&["NoSuchEntity"], || {
+                iam.put_user_policy().user_name(name).policy_name(POLICY).policy_document(send_only().to_string()).send()
+            })
+            .await
+            .op("PutUserPolicy")?;
+        }
+        if diff.has("smtp_credentials") {
+            let old = observed.map(|o| o.access_keys.clone()).unwrap_or_default();
+            let regions = spec.smtp_regions();
+            access_key::replace(cx, name, &spec.target(), &old, "smtp_credentials", diff, |id, secret| {
+                file_values(&regions, id, secret)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    // ---- delete --------------------------------------------------------------------------------
+
+    async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
+        delete_user(cx, name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_holds_host_port_user_and_a_password_per_region() {
+        let m = file_values(&["eu-west-2".into(), "us-east-1".into()], "AKIAEXAMPLE", "secret");
+        assert_eq!(m["eu-west-2"]["smtp_host"], "email-smtp.eu-west-2.amazonaws.com");
+        assert_eq!(m["eu-west-2"]["smtp_port"], 587);
+        assert_eq!(m["us-east-1"]["smtp_username"], "AKIAEXAMPLE");
+        assert_ne!(m["eu-west-2"]["smtp_password"], m["us-east-1"]["smtp_password"]);
+    }
+
+    #[test]
+    fn password_shape() {
+        let p = smtp_password("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1");
+        let bytes = base64::engine::general_purpose::STANDARD.decode(&p).unwrap();
+        assert_eq!((bytes.len(), bytes[0]), (33, 0x04));
+    }
+
+    fn observed(regions: &[&str]) -> Observed {
+        Observed {
+            user: "u".into(),
+            policy: Some(send_only()),
+            access_keys: vec![KeyInfo { id: "AK1".into(), active: true }],
+            secret_file_key: Some("AK1".into()),
+            secret_file_regions: regions.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_new_region_needs_rotate() {
+        let mut spec = Spec { secret_file: "/f".into(), regions: Some(vec!["eu-west-2".into(), "us-east-1".into()]), ..Spec::default() };
+        assert!(SmtpCredentials::diff("u", &spec, Some(&observed(&["eu-west-2", "us-east-1"]))).is_empty());
+        let d = SmtpCredentials::diff("u", &spec, Some(&observed(&["eu-west-2"])));
+        assert!(d.conflicts[0].contains("no SMTP password for us-east-1"), "{:?}", d.conflicts);
+        spec.rotate = true;
+        assert!(SmtpCredentials::diff("u", &spec, Some(&observed(&["eu-west-2"]))).has("smtp_credentials"));
+    }
+}

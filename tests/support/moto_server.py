@@ -1,0 +1,596 @@
+"""The moto server the tests run: moto 5.2.5 plus the SES v2 behaviour ocp-aws needs.
+
+Usage (every option is moto_server's)::
+
+    python tests/support/moto_server.py -H 127.0.0.1 -p PORT
+
+It patches moto in this process, then runs ``moto.server.main()``. Everything else is plain moto.
+It refuses to start with another moto version than the one the patches were written against.
+
+Patched and added SES v2 routes (REST-JSON, shapes as in the AWS SES API v2 reference; timestamps
+are epoch-seconds numbers, which is what the AWS SDK for Rust accepts):
+
+``CreateEmailIdentity`` (POST /v2/email/identities)
+    moto replaces an existing identity silently; AWS answers 400 AlreadyExistsException, and so
+    does this. A domain identity gets three random DKIM tokens here, kept for its lifetime. The DKIM
+    key length is ``DkimSigningAttributes.NextSigningKeyLength`` or RSA_2048_BIT.
+``GetEmailIdentity`` (GET /v2/email/identities/{EmailIdentity})
+    moto never returns DKIM tokens or MAIL FROM attributes, keeps VerifiedForSendingStatus false
+    while VerificationStatus is SUCCESS, and sends LastKeyGenerationTimestamp as an ISO string
+    (which the Rust SDK rejects). This returns IdentityType, FeedbackForwardingStatus,
+    VerifiedForSendingStatus, VerificationStatus, DkimAttributes (SigningEnabled, Status, Tokens,
+    SigningAttributesOrigin, NextSigningKeyLength, CurrentSigningKeyLength,
+    LastKeyGenerationTimestamp), MailFromAttributes, Policies, Tags and ConfigurationSetName.
+    FeedbackForwardingStatus is moto's SES v1 setting (true unless turned off, as on AWS).
+    An email-address identity has no DKIM keys of its own: SigningEnabled false, NOT_STARTED.
+    Only Easy DKIM is modelled: bring-your-own keys (EXTERNAL) get tokens and key lengths too.
+    Statuses are SUCCESS unless a test control says otherwise (see below).
+``DeleteEmailIdentity`` (DELETE /v2/email/identities/{EmailIdentity})
+    moto answers 200 for an unknown identity; AWS answers 404 NotFoundException. Deleting also
+    drops the identity's MAIL FROM settings and tags.
+``PutEmailIdentityDkimSigningAttributes`` (PUT /v2/email/identities/{EmailIdentity}/dkim/signing)
+    Missing in moto. Sets the key length (next and current) and the key generation time; answers
+    {DkimStatus, DkimTokens}.
+``PutEmailIdentityMailFromAttributes`` (PUT /v2/email/identities/{EmailIdentity}/mail-from)
+    Missing in moto. Sets or, with no MailFromDomain, removes the MAIL FROM domain and sets
+    BehaviorOnMxFailure. Stored where moto's SES v1 keeps it, so both APIs agree.
+``GetAccount`` (GET /v2/email/account)
+    Missing in moto. A new account (per account id and region) is in the sandbox: quota 200 a day,
+    1 a second, suppression of BOUNCE and COMPLAINT; Details only after PutAccountDetails.
+``PutAccountSuppressionAttributes`` (PUT /v2/email/account/suppression)
+    Missing in moto.
+``PutAccountDetails`` (POST /v2/email/account/details)
+    Missing in moto. MailType and WebsiteURL are required (400 BadRequestException). With
+    ProductionAccessEnabled true it opens a review: ReviewDetails {Status PENDING, CaseId}; without
+    it the details are only stored. While a review is pending, a new call fails with 409
+    ConflictException, as on AWS.
+``GetConfigurationSet`` (GET /v2/email/configuration-sets/{ConfigurationSetName})
+    moto nests SendingOptions.SendingEnabled as an object, which the Rust SDK cannot read, and
+    sends empty option objects; this returns the documented shape (an unknown name: 404
+    NotFoundException, as in moto).
+
+Errors are sent as AWS sends REST-JSON errors: the status code, the header
+``x-amzn-ErrorType: <Code>`` and the body ``{"message": "..."}``.
+
+Left as moto has them (ocp-aws does not use them yet): a duplicate CreateConfigurationSet fails
+with ConfigurationSetAlreadyExistsException (AWS: AlreadyExistsException); DeleteConfigurationSet
+of an unknown name answers 500; configuration-set event destination routes are missing; moto tags
+an identity under ``...:email-identity/NAME`` where AWS's ARN is ``...:identity/NAME``.
+
+Test controls (not AWS APIs; under /_ocp_aws_test/, a path no AWS API uses; unsigned JSON POSTs).
+Each takes an optional "AccountId" (default: the x-moto-account-id header, else moto's default
+account) and "Region" (default us-east-1), and answers 200 {} or 400 {"message": ...}:
+
+``POST /_ocp_aws_test/identity-status``
+    ``{"EmailIdentity": "example.com", "PendingReads": 2, "Status": "SUCCESS",
+    "MailFromPendingReads": 1, "MailFromStatus": "SUCCESS"}`` (all but EmailIdentity optional;
+    counts default to 0, statuses to SUCCESS). The identity's VerificationStatus and DKIM Status
+    are PENDING for its next PendingReads GetEmailIdentity reads, then Status (SUCCESS, FAILED,
+    TEMPORARY_FAILURE, or PENDING for ever). Likewise its MailFromDomainStatus for the next
+    MailFromPendingReads reads that find a MAIL FROM domain set, then MailFromStatus. The
+    identity need not exist yet: a test arms it before the tool creates it. The setting replaces
+    any earlier one for that name and lasts until the next one or /moto-api/reset.
+``POST /_ocp_aws_test/account-review``
+    ``{"Status": "GRANTED"}`` or ``{"Status": "DENIED"}``: ends the account's review. GRANTED
+    gives production access (ProductionAccessEnabled true, quota 50000 a day, 14 a second), also
+    when no details were ever put; DENIED needs put details and leaves the sandbox as it is.
+
+State lives in moto's per-account, per-region backend objects (identities in the SES backend,
+account settings and test controls on the SES v2 backend), so accounts and regions stay apart and
+``POST /moto-api/reset`` clears everything.
+"""
+
+import json
+import os
+import random
+import string
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import moto
+import moto.server
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.ses.utils import get_arn
+from moto.sesv2 import urls as sesv2_urls
+from moto.sesv2.models import SESV2Backend, sesv2_backends
+from moto.sesv2.responses import SESV2Response
+from werkzeug.wrappers import Request, Response
+
+MOTO_VERSION = "5.2.5"
+CONTROL_PREFIX = "/_ocp_aws_test/"
+DEFAULT_REGION = "us-east-1"
+
+KEY_LENGTHS = ("RSA_1024_BIT", "RSA_2048_BIT")
+DEFAULT_KEY_LENGTH = "RSA_2048_BIT"
+MX_FAILURE_BEHAVIORS = ("USE_DEFAULT_VALUE", "REJECT_MESSAGE")
+# moto's SES v1 spells BehaviorOnMXFailure differently; MAIL FROM settings are stored its way.
+MX_FAILURE_V1 = {"USE_DEFAULT_VALUE": "UseDefaultValue", "REJECT_MESSAGE": "RejectMessage"}
+MX_FAILURE_V2 = {v1: v2 for v2, v1 in MX_FAILURE_V1.items()}
+SUPPRESSION_REASONS = ("BOUNCE", "COMPLAINT")
+MAIL_TYPES = ("MARKETING", "TRANSACTIONAL")
+CONTACT_LANGUAGES = ("EN", "JA")
+ACCOUNT_DETAILS = (
+    "MailType",
+    "WebsiteURL",
+    "ContactLanguage",
+    "UseCaseDescription",
+    "AdditionalContactEmailAddresses",
+)
+# Settable final statuses of the identity-status control (PENDING means pending for ever).
+CONTROL_STATUSES = ("SUCCESS", "FAILED", "TEMPORARY_FAILURE", "PENDING")
+SANDBOX_QUOTA = {"Max24HourSend": 200.0, "MaxSendRate": 1.0}
+PRODUCTION_QUOTA = {"Max24HourSend": 50000.0, "MaxSendRate": 14.0}
+
+# The server is threaded; read counters and account state change under this lock.
+LOCK = threading.RLock()
+
+
+# --- State moto does not keep --------------------------------------------------------------------
+
+
+@dataclass
+class DkimKeys:
+    """An identity's DKIM settings; kept on moto's EmailIdentity object as ``ocp_aws_dkim``."""
+
+    tokens: list[str]
+    origin: str = "AWS_SES"
+    next_key_length: str = DEFAULT_KEY_LENGTH
+    current_key_length: str = DEFAULT_KEY_LENGTH
+    generated_at: float = field(default_factory=lambda: round(time.time(), 3))
+
+
+@dataclass
+class StatusControl:
+    """What the identity-status control set for one identity name."""
+
+    pending_reads: int = 0
+    status: str = "SUCCESS"
+    mail_from_pending_reads: int = 0
+    mail_from_status: str = "SUCCESS"
+
+
+@dataclass
+class AccountState:
+    """SES account settings of one account in one region; kept on the SES v2 backend."""
+
+    production_access: bool = False
+    suppressed_reasons: list[str] = field(default_factory=lambda: list(SUPPRESSION_REASONS))
+    details: dict | None = None
+    identity_controls: dict[str, StatusControl] = field(default_factory=dict)
+
+
+def account_state(backend: SESV2Backend) -> AccountState:
+    """The AccountState of a backend, created on first use (moto's reset drops it)."""
+    with LOCK:
+        if not hasattr(backend, "ocp_aws_account"):
+            backend.ocp_aws_account = AccountState()
+        return backend.ocp_aws_account
+
+
+def random_token(length: int = 32) -> str:
+    return "".join(random.choices(string.ascii_lowercase + string.digits, k=length))
+
+
+def random_case_id() -> str:
+    return "".join(random.choices(string.digits, k=10))
+
+
+def dkim_keys(identity, signing: dict | None = None) -> DkimKeys:
+    """The DkimKeys of a moto identity, made at creation (or on first read for SES v1 ones)."""
+    if not hasattr(identity, "ocp_aws_dkim"):
+        length = (signing or {}).get("NextSigningKeyLength") or DEFAULT_KEY_LENGTH
+        domain = identity.identity_type == "DOMAIN"
+        identity.ocp_aws_dkim = DkimKeys(
+            tokens=[random_token() for _ in range(3)] if domain else [],
+            next_key_length=length,
+            current_key_length=length,
+        )
+    return identity.ocp_aws_dkim
+
+
+# --- Responses -----------------------------------------------------------------------------------
+
+
+def ok(body: dict) -> tuple[str, dict]:
+    return json.dumps(body), {"status": 200, "Content-Type": "application/json"}
+
+
+def error(status: int, code: str, message: str) -> tuple[str, dict]:
+    headers = {"status": status, "Content-Type": "application/json", "x-amzn-ErrorType": code}
+    return json.dumps({"message": message}), headers
+
+
+def not_found(kind: str, name: str) -> tuple[str, dict]:
+    return error(404, "NotFoundException", f"{kind} {name} does not exist.")
+
+
+def bad_request(message: str) -> tuple[str, dict]:
+    return error(400, "BadRequestException", message)
+
+
+def request_body(response: SESV2Response) -> dict:
+    try:
+        body = json.loads(response.body or "{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def uri_param(response: SESV2Response, name: str) -> str:
+    """A label of the request URI, percent-decoded (moto's router matched it)."""
+    return response.uri_match[name]
+
+
+def find_identity(response: SESV2Response, name: str):
+    return response.sesv2_backend.core_backend.email_identities.get(name)
+
+
+def identity_statuses(backend: SESV2Backend, identity, consume: bool) -> tuple[str, str | None]:
+    """(VerificationStatus, MailFromDomainStatus or None) of an identity, per the test control.
+
+    A GetEmailIdentity read consumes one pending read of each counter that applies; other routes
+    only look. moto's own status fields follow, so ListEmailIdentities agrees.
+    """
+    name = identity.email_identity
+    with LOCK:
+        control = account_state(backend).identity_controls.get(name, StatusControl())
+        status = control.status
+        if control.pending_reads > 0:
+            status = "PENDING"
+            if consume:
+                control.pending_reads -= 1
+        mail_from_status = None
+        if mail_from_settings(backend, name).get("mail_from_domain"):
+            mail_from_status = control.mail_from_status
+            if control.mail_from_pending_reads > 0:
+                mail_from_status = "PENDING"
+                if consume:
+                    control.mail_from_pending_reads -= 1
+        identity.verification_status = status
+        identity.verified_for_sending_status = status == "SUCCESS"
+    return status, mail_from_status
+
+
+def mail_from_settings(backend: SESV2Backend, name: str) -> dict:
+    return backend.core_backend.identity_mail_from_domains.get(name) or {}
+
+
+def dkim_attributes(identity, status: str) -> dict:
+    if identity.identity_type != "DOMAIN":
+        return {"SigningEnabled": False, "Status": "NOT_STARTED", "SigningAttributesOrigin": "AWS_SES"}
+    keys = dkim_keys(identity)
+    return {
+        "SigningEnabled": True,
+        "Status": status,
+        "Tokens": list(keys.tokens),
+        "SigningAttributesOrigin": keys.origin,
+        "NextSigningKeyLength": keys.next_key_length,
+        "CurrentSigningKeyLength": keys.current_key_length,
+        "LastKeyGenerationTimestamp": keys.generated_at,
+    }
+
+
+def mail_from_attributes(backend: SESV2Backend, name: str, status: str | None) -> dict:
+    settings = mail_from_settings(backend, name)
+    behavior = settings.get("behavior_on_mx_failure") or "UseDefaultValue"
+    attributes = {"BehaviorOnMxFailure": MX_FAILURE_V2.get(behavior, behavior)}
+    if settings.get("mail_from_domain"):
+        attributes["MailFromDomain"] = settings["mail_from_domain"]
+        attributes["MailFromDomainStatus"] = status
+    return attributes
+
+
+def tags_of(backend: SESV2Backend, resource: str) -> list[dict]:
+    arn = get_arn(backend.core_backend, "ses", resource)
+    return backend.core_backend.tagger.list_tags_for_resource(arn)["Tags"]
+
+
+# --- SES v2 routes (methods of moto's SESV2Response) ---------------------------------------------
+
+
+def create_email_identity(self: SESV2Response):
+    """CreateEmailIdentity: moto's, plus AlreadyExistsException and DKIM tokens."""
+    body = request_body(self)
+    name = body.get("EmailIdentity")
+    signing = body.get("DkimSigningAttributes") or {}
+    if not name:
+        return bad_request("EmailIdentity is required.")
+    if signing.get("NextSigningKeyLength", DEFAULT_KEY_LENGTH) not in KEY_LENGTHS:
+        return bad_request(f"NextSigningKeyLength must be one of {', '.join(KEY_LENGTHS)}.")
+    with LOCK:
+        if find_identity(self, name) is not None:
+            return error(400, "AlreadyExistsException", f"Email identity {name} already exist.")
+        identity = self.sesv2_backend.create_email_identity(
+            email_identity=name,
+            tags=body.get("Tags"),
+            dkim_signing_attributes=signing or None,
+            configuration_set_name=body.get("ConfigurationSetName"),
+        )
+        dkim_keys(identity, signing)
+    status, _ = identity_statuses(self.sesv2_backend, identity, consume=False)
+    return ok(
+        {
+            "IdentityType": identity.identity_type,
+            "VerifiedForSendingStatus": status == "SUCCESS",
+            "DkimAttributes": dkim_attributes(identity, status),
+        }
+    )
+
+
+def get_email_identity(self: SESV2Response):
+    """GetEmailIdentity, in the reference's shape; consumes one pending read."""
+    name = uri_param(self, "EmailIdentity")
+    identity = find_identity(self, name)
+    if identity is None:
+        return not_found("Email identity", name)
+    backend = self.sesv2_backend
+    status, mail_from_status = identity_statuses(backend, identity, consume=True)
+    forwarding = backend.core_backend.sns_topics.get(name, {}).get("feedback_forwarding_enabled", True)
+    body = {
+        "IdentityType": identity.identity_type,
+        "FeedbackForwardingStatus": forwarding,
+        "VerifiedForSendingStatus": status == "SUCCESS",
+        "VerificationStatus": status,
+        "DkimAttributes": dkim_attributes(identity, status),
+        "MailFromAttributes": mail_from_attributes(backend, name, mail_from_status),
+        "Policies": dict(identity.policies),
+        "Tags": tags_of(backend, f"email-identity/{name}"),
+    }
+    if identity.configuration_set_name:
+        body["ConfigurationSetName"] = identity.configuration_set_name
+    return ok(body)
+
+
+def delete_email_identity(self: SESV2Response):
+    """DeleteEmailIdentity: moto's, plus NotFoundException."""
+    name = uri_param(self, "EmailIdentity")
+    core = self.sesv2_backend.core_backend
+    with LOCK:
+        if core.email_identities.pop(name, None) is None:
+            return not_found("Email identity", name)
+        core.identity_mail_from_domains.pop(name, None)
+        core.tagger.delete_all_tags_for_resource(get_arn(core, "ses", f"email-identity/{name}"))
+    return ok({})
+
+
+def put_email_identity_dkim_signing_attributes(self: SESV2Response):
+    """PutEmailIdentityDkimSigningAttributes (missing in moto)."""
+    name = uri_param(self, "EmailIdentity")
+    body = request_body(self)
+    origin = body.get("SigningAttributesOrigin")
+    length = (body.get("SigningAttributes") or {}).get("NextSigningKeyLength")
+    if not origin:
+        return bad_request("SigningAttributesOrigin is required.")
+    if length is not None and length not in KEY_LENGTHS:
+        return bad_request(f"NextSigningKeyLength must be one of {', '.join(KEY_LENGTHS)}.")
+    identity = find_identity(self, name)
+    if identity is None:
+        return not_found("Email identity", name)
+    with LOCK:
+        keys = dkim_keys(identity)
+        keys.origin = origin
+        if length:
+            keys.next_key_length = keys.current_key_length = length
+        keys.generated_at = round(time.time(), 3)
+    status, _ = identity_statuses(self.sesv2_backend, identity, consume=False)
+    return ok({"DkimStatus": status, "DkimTokens": list(keys.tokens)})
+
+
+def put_email_identity_mail_from_attributes(self: SESV2Response):
+    """PutEmailIdentityMailFromAttributes (missing in moto)."""
+    name = uri_param(self, "EmailIdentity")
+    body = request_body(self)
+    domain = body.get("MailFromDomain") or ""
+    behavior = body.get("BehaviorOnMxFailure") or "USE_DEFAULT_VALUE"
+    if behavior not in MX_FAILURE_BEHAVIORS:
+        return bad_request(f"BehaviorOnMxFailure must be one of {', '.join(MX_FAILURE_BEHAVIORS)}.")
+    if find_identity(self, name) is None:
+        return not_found("Email identity", name)
+    parent = name.split("@")[-1]
+    if domain and not domain.endswith(f".{parent}"):
+        return bad_request(f"MAIL FROM domain {domain} is not a subdomain of {parent}.")
+    with LOCK:
+        self.sesv2_backend.core_backend.identity_mail_from_domains[name] = {
+            "mail_from_domain": domain or None,
+            "behavior_on_mx_failure": MX_FAILURE_V1[behavior],
+        }
+    return ok({})
+
+
+def get_account(self: SESV2Response):
+    """GetAccount (missing in moto)."""
+    backend = self.sesv2_backend
+    with LOCK:
+        account = account_state(backend)
+        quota = PRODUCTION_QUOTA if account.production_access else SANDBOX_QUOTA
+        body = {
+            "DedicatedIpAutoWarmupEnabled": False,
+            "EnforcementStatus": "HEALTHY",
+            "ProductionAccessEnabled": account.production_access,
+            "SendQuota": {**quota, "SentLast24Hours": float(backend.core_backend.sent_message_count)},
+            "SendingEnabled": True,
+            "SuppressionAttributes": {"SuppressedReasons": list(account.suppressed_reasons)},
+        }
+        if account.details is not None:
+            body["Details"] = json.loads(json.dumps(account.details))
+    return ok(body)
+
+
+def put_account_suppression_attributes(self: SESV2Response):
+    """PutAccountSuppressionAttributes (missing in moto)."""
+    reasons = request_body(self).get("SuppressedReasons") or []
+    if not isinstance(reasons, list) or any(reason not in SUPPRESSION_REASONS for reason in reasons):
+        return bad_request(f"SuppressedReasons must be a list of {', '.join(SUPPRESSION_REASONS)}.")
+    with LOCK:
+        account_state(self.sesv2_backend).suppressed_reasons = list(dict.fromkeys(reasons))
+    return ok({})
+
+
+def put_account_details(self: SESV2Response):
+    """PutAccountDetails (missing in moto)."""
+    body = request_body(self)
+    if body.get("MailType") not in MAIL_TYPES:
+        return bad_request(f"MailType is required and must be one of {', '.join(MAIL_TYPES)}.")
+    if not body.get("WebsiteURL"):
+        return bad_request("WebsiteURL is required.")
+    if body.get("ContactLanguage", "EN") not in CONTACT_LANGUAGES:
+        return bad_request(f"ContactLanguage must be one of {', '.join(CONTACT_LANGUAGES)}.")
+    with LOCK:
+        account = account_state(self.sesv2_backend)
+        review = (account.details or {}).get("ReviewDetails")
+        if review and review["Status"] == "PENDING":
+            return error(409, "ConflictException", "An account details update is already under review.")
+        details = {key: body[key] for key in ACCOUNT_DETAILS if body.get(key) is not None}
+        if body.get("ProductionAccessEnabled") and not account.production_access:
+            review = {"Status": "PENDING", "CaseId": random_case_id()}
+        if review:
+            details["ReviewDetails"] = review
+        account.details = details
+    return ok({})
+
+
+def get_configuration_set(self: SESV2Response):
+    """GetConfigurationSet, in the reference's shape."""
+    name = uri_param(self, "ConfigurationSetName")
+    config_set = self.sesv2_backend.core_backend.config_sets.get(name)
+    if config_set is None:
+        return not_found("Configuration set", name)
+    sending = config_set.enabled if isinstance(config_set.enabled, dict) else {}
+    body = {
+        "ConfigurationSetName": name,
+        "SendingOptions": {"SendingEnabled": bool(sending.get("SendingEnabled", True))},
+        "Tags": tags_of(self.sesv2_backend, f"configuration-set/{name}"),
+    }
+    optional = {
+        "TrackingOptions": config_set.tracking_options,
+        "DeliveryOptions": config_set.delivery_options,
+        "ReputationOptions": config_set.reputation_options,
+        "SuppressionOptions": config_set.suppression_options,
+        "VdmOptions": config_set.vdm_options,
+    }
+    body.update({key: value for key, value in optional.items() if value})
+    return ok(body)
+
+
+# moto's server routes a URL to SESV2Response.dispatch only through an explicit url_paths entry (its
+# "/v2/.*" catch-all is taken literally by Flask), and dispatch then calls the method named after the
+# operation that botocore's SES v2 model gives for the method and path.
+IDENTITY_URL = "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)"
+ROUTES = {
+    # SESV2Response method: URL pattern moto's Flask app must route to SES v2 (None: already routed)
+    "create_email_identity": None,
+    "get_email_identity": None,
+    "delete_email_identity": None,
+    "put_email_identity_dkim_signing_attributes": IDENTITY_URL + "/dkim/signing$",
+    "put_email_identity_mail_from_attributes": IDENTITY_URL + "/mail-from$",
+    "get_account": "{0}/v2/email/account$",
+    "put_account_suppression_attributes": "{0}/v2/email/account/suppression$",
+    "put_account_details": "{0}/v2/email/account/details$",
+    "get_configuration_set": None,
+}
+
+
+# --- Test controls -------------------------------------------------------------------------------
+
+
+def control_backend(body: dict, request: Request) -> SESV2Backend:
+    account = body.get("AccountId") or request.headers.get("x-moto-account-id")
+    account = account or os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID
+    return sesv2_backends[str(account)][body.get("Region") or DEFAULT_REGION]
+
+
+def control_identity_status(body: dict, request: Request) -> str | None:
+    """POST /_ocp_aws_test/identity-status: see the module docstring."""
+    name = body.get("EmailIdentity")
+    control = StatusControl(
+        pending_reads=body.get("PendingReads", 0),
+        status=body.get("Status", "SUCCESS"),
+        mail_from_pending_reads=body.get("MailFromPendingReads", 0),
+        mail_from_status=body.get("MailFromStatus", "SUCCESS"),
+    )
+    if not isinstance(name, str) or not name:
+        return "EmailIdentity is required."
+    for count in (control.pending_reads, control.mail_from_pending_reads):
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return "PendingReads and MailFromPendingReads must be whole numbers >= 0."
+    if control.status not in CONTROL_STATUSES or control.mail_from_status not in CONTROL_STATUSES:
+        return f"Status and MailFromStatus must be one of {', '.join(CONTROL_STATUSES)}."
+    with LOCK:
+        account_state(control_backend(body, request)).identity_controls[name] = control
+    return None
+
+
+def control_account_review(body: dict, request: Request) -> str | None:
+    """POST /_ocp_aws_test/account-review: see the module docstring."""
+    status = body.get("Status")
+    if status not in ("GRANTED", "DENIED"):
+        return "Status must be GRANTED or DENIED."
+    with LOCK:
+        account = account_state(control_backend(body, request))
+        if status == "DENIED" and account.details is None:
+            return "No account details were put, so there is no review to deny."
+        if status == "GRANTED":
+            account.production_access = True
+        if account.details is not None:
+            review = account.details.setdefault("ReviewDetails", {"CaseId": random_case_id()})
+            review["Status"] = status
+    return None
+
+
+CONTROLS = {
+    "identity-status": control_identity_status,
+    "account-review": control_account_review,
+}
+
+
+def control_app(environ, start_response):
+    """WSGI app for the test controls; each control returns None or an error message."""
+    request = Request(environ)
+    control = CONTROLS.get(request.path[len(CONTROL_PREFIX) :])
+    if control is None or request.method != "POST":
+        message, status = f"No test control {request.method} {request.path}.", 404
+    else:
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            message, status = "The body must be a JSON object.", 400
+        else:
+            message = control(body, request)
+            status = 400 if message else 200
+    payload = {"message": message} if message else {}
+    return Response(json.dumps(payload), status=status, mimetype="application/json")(environ, start_response)
+
+
+# --- Installation --------------------------------------------------------------------------------
+
+
+def install() -> None:
+    """Apply every patch above to the moto modules loaded in this process."""
+    if moto.__version__ != MOTO_VERSION:
+        sys.exit(
+            f"{__file__} patches moto {MOTO_VERSION}, but moto {moto.__version__} is installed: "
+            "re-check each patch in its docstring against that version, then update the pin."
+        )
+    for method, url in ROUTES.items():
+        setattr(SESV2Response, method, globals()[method])
+        if url is not None:
+            sesv2_urls.url_paths[url] = SESV2Response.dispatch
+
+    moto_call = DomainDispatcherApplication.__call__
+
+    def call(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+            return control_app(environ, start_response)
+        return moto_call(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = call
+
+
+if __name__ == "__main__":
+    install()
+    moto.server.main(sys.argv[1:])

@@ -1,0 +1,519 @@
+"""Tests of tests/support/moto_server.py: each patched or added SES v2 route answers in the shape
+the AWS SES API v2 reference gives, the test controls work, accounts and regions stay apart, and
+moto's own behaviour is kept.
+
+The module starts its own server on a free loopback port (not the shared OCP_AWS_TEST_ENDPOINT: one
+test resets it). Each test uses its own account (the x-moto-account-id header), so tests never see
+each other's identities or account settings.
+Raw responses (urllib, SigV4-signed with botocore) check what boto3 would hide: JSON number types,
+missing keys, the error header.
+"""
+
+import json
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+LAUNCHER = Path(__file__).resolve().parent / "moto_server.py"
+CREDENTIALS = Credentials("testing", "testing")
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    """URL of the launcher, started for this module on a free loopback port."""
+    workdir = tmp_path_factory.mktemp("moto")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with open(workdir / "moto.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"The launcher did not start: {(workdir / 'moto.log').read_text()}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def account():
+    """A 12-digit account id of this test alone."""
+    return str(random.randint(10**11, 10**12 - 1))
+
+
+@pytest.fixture
+def ses(endpoint, account):
+    """Return an SES client (v2 by default) of this test's account: ses(), ses("ses"), ses(region=...)."""
+
+    def client(service="sesv2", region="us-east-1", account_id=account):
+        client = boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+        def add_account(request, **_):
+            request.headers["x-moto-account-id"] = account_id
+
+        client.meta.events.register("before-sign.*.*", add_account)
+        return client
+
+    return client
+
+
+@pytest.fixture
+def raw(endpoint, account):
+    """Send a signed SES v2 request; return (status, headers, parsed JSON body or None)."""
+
+    def send(method, path, body=None, region="us-east-1", account_id=account):
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json", "x-moto-account-id": account_id}
+        request = AWSRequest(method=method, url=endpoint + path, data=data, headers=headers)
+        SigV4Auth(CREDENTIALS, "ses", region).add_auth(request)
+        prepared = request.prepare()
+        headers = dict(prepared.headers)
+        http = urllib.request.Request(prepared.url, data=prepared.body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(http) as response:
+                status, headers, text = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as failure:
+            status, headers, text = failure.code, failure.headers, failure.read()
+        return status, headers, json.loads(text) if text else None
+
+    return send
+
+
+@pytest.fixture
+def control(endpoint, account):
+    """POST a test control for this test's account (in the body, or the header); return (status, body)."""
+
+    def post(name, account_header=False, **body):
+        headers = {"Content-Type": "application/json"}
+        if account_header:
+            headers["x-moto-account-id"] = account
+        else:
+            body.setdefault("AccountId", account)
+        request = urllib.request.Request(
+            f"{endpoint}/_ocp_aws_test/{name}", data=json.dumps(body).encode(), method="POST", headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as failure:
+            return failure.code, json.loads(failure.read())
+
+    return post
+
+
+def identity_path(name):
+    return f"/v2/email/identities/{quote(name, safe='')}"
+
+
+def read(client, name="example.com"):
+    """GetEmailIdentity through boto3."""
+    return client.get_email_identity(EmailIdentity=name)
+
+
+def set_mail_from(client, domain, name="example.com"):
+    client.put_email_identity_mail_from_attributes(EmailIdentity=name, MailFromDomain=domain)
+
+
+def suppressed_reasons(client):
+    return client.get_account()["SuppressionAttributes"]["SuppressedReasons"]
+
+
+def request_production_access(client, url="https://example.com"):
+    client.put_account_details(MailType="MARKETING", WebsiteURL=url, ProductionAccessEnabled=True)
+
+
+def assert_error(answer, status, code):
+    """A REST-JSON error as AWS sends it: status, x-amzn-ErrorType header, {"message"} body."""
+    got_status, headers, body = answer
+    assert (got_status, headers["x-amzn-ErrorType"]) == (status, code)
+    assert isinstance(body["message"], str) and body["message"]
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# --- GetEmailIdentity, CreateEmailIdentity, DeleteEmailIdentity ----------------------------------
+
+
+def test_get_email_identity_of_a_domain_has_the_documented_shape(ses, raw):
+    ses().create_email_identity(EmailIdentity="example.com")
+    status, headers, body = raw("GET", identity_path("example.com"))
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    dkim = body.pop("DkimAttributes")
+    assert body == {
+        "IdentityType": "DOMAIN",
+        "FeedbackForwardingStatus": True,
+        "VerifiedForSendingStatus": True,
+        "VerificationStatus": "SUCCESS",
+        "MailFromAttributes": {"BehaviorOnMxFailure": "USE_DEFAULT_VALUE"},
+        "Policies": {},
+        "Tags": [],
+    }
+    timestamp = dkim.pop("LastKeyGenerationTimestamp")
+    assert is_number(timestamp) and abs(timestamp - time.time()) < 60
+    tokens = dkim.pop("Tokens")
+    assert len(tokens) == 3 and len(set(tokens)) == 3 and all(t.isalnum() for t in tokens)
+    assert dkim == {
+        "SigningEnabled": True,
+        "Status": "SUCCESS",
+        "SigningAttributesOrigin": "AWS_SES",
+        "NextSigningKeyLength": "RSA_2048_BIT",
+        "CurrentSigningKeyLength": "RSA_2048_BIT",
+    }
+    # The tokens are stable, and boto3 parses the timestamp.
+    again = read(ses())
+    assert again["DkimAttributes"]["Tokens"] == tokens
+    assert again["DkimAttributes"]["LastKeyGenerationTimestamp"].timestamp() == pytest.approx(timestamp)
+    assert_error(raw("GET", identity_path("unknown.example.com")), 404, "NotFoundException")
+
+
+def test_create_email_identity_with_dkim_signing_attributes_sends_numbers(ses, raw):
+    ses().create_configuration_set(ConfigurationSetName="transactional")
+    status, _, created = raw(
+        "POST",
+        "/v2/email/identities",
+        {
+            "EmailIdentity": "example.org",
+            "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_1024_BIT"},
+            "ConfigurationSetName": "transactional",
+            "Tags": [{"Key": "team", "Value": "mail"}],
+        },
+    )
+    assert status == 200
+    assert set(created) == {"IdentityType", "VerifiedForSendingStatus", "DkimAttributes"}
+    assert created["IdentityType"] == "DOMAIN" and created["VerifiedForSendingStatus"] is True
+    assert is_number(created["DkimAttributes"]["LastKeyGenerationTimestamp"])
+    assert len(created["DkimAttributes"]["Tokens"]) == 3
+    _, _, body = raw("GET", identity_path("example.org"))
+    assert body["DkimAttributes"]["Tokens"] == created["DkimAttributes"]["Tokens"]
+    assert body["DkimAttributes"]["NextSigningKeyLength"] == "RSA_1024_BIT"
+    assert body["DkimAttributes"]["CurrentSigningKeyLength"] == "RSA_1024_BIT"
+    assert is_number(body["DkimAttributes"]["LastKeyGenerationTimestamp"])
+    assert body["ConfigurationSetName"] == "transactional"
+    assert body["Tags"] == [{"Key": "team", "Value": "mail"}]
+
+
+def test_an_email_address_identity_has_no_dkim_tokens(ses):
+    ses().create_email_identity(EmailIdentity="ops@example.com")
+    identity = ses().get_email_identity(EmailIdentity="ops@example.com")
+    assert identity["IdentityType"] == "EMAIL_ADDRESS"
+    assert identity["VerificationStatus"] == "SUCCESS" and identity["VerifiedForSendingStatus"] is True
+    assert identity["DkimAttributes"] == {
+        "SigningEnabled": False,
+        "Status": "NOT_STARTED",
+        "SigningAttributesOrigin": "AWS_SES",
+    }
+
+
+def test_creating_an_existing_identity_fails_like_aws(ses, raw):
+    ses().create_email_identity(EmailIdentity="example.com")
+    tokens = read(ses())["DkimAttributes"]["Tokens"]
+    again = raw("POST", "/v2/email/identities", {"EmailIdentity": "example.com"})
+    assert_error(again, 400, "AlreadyExistsException")
+    with pytest.raises(ses().exceptions.AlreadyExistsException):
+        ses().create_email_identity(EmailIdentity="example.com")
+    assert read(ses())["DkimAttributes"]["Tokens"] == tokens
+
+
+def test_delete_email_identity_and_list_email_identities_still_work(ses, raw):
+    client = ses()
+    client.create_email_identity(EmailIdentity="example.com")
+    client.create_email_identity(EmailIdentity="ops@example.com")
+    listed = {i["IdentityName"]: i for i in client.list_email_identities()["EmailIdentities"]}
+    assert set(listed) == {"example.com", "ops@example.com"}
+    assert listed["example.com"]["IdentityType"] == "DOMAIN"
+    assert listed["example.com"]["SendingEnabled"] is True
+    client.delete_email_identity(EmailIdentity="ops@example.com")
+    listed = [i["IdentityName"] for i in client.list_email_identities()["EmailIdentities"]]
+    assert listed == ["example.com"]
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.get_email_identity(EmailIdentity="ops@example.com")
+    # AWS answers 404 for an identity that does not exist (moto answered 200).
+    assert_error(raw("DELETE", identity_path("ops@example.com")), 404, "NotFoundException")
+
+
+def test_moto_identity_policies_show_in_get_email_identity(ses):
+    client = ses()
+    client.create_email_identity(EmailIdentity="example.com")
+    policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+    client.create_email_identity_policy(EmailIdentity="example.com", PolicyName="senders", Policy=policy)
+    assert read(client)["Policies"] == {"senders": policy}
+    assert client.get_email_identity_policies(EmailIdentity="example.com")["Policies"] == {"senders": policy}
+
+
+# --- PutEmailIdentityDkimSigningAttributes, PutEmailIdentityMailFromAttributes ------------------
+
+
+def test_put_email_identity_dkim_signing_attributes(ses, raw):
+    client = ses()
+    client.create_email_identity(EmailIdentity="example.com")
+    before = raw("GET", identity_path("example.com"))[2]["DkimAttributes"]
+    time.sleep(0.01)
+    status, _, answer = raw(
+        "PUT",
+        identity_path("example.com") + "/dkim/signing",
+        {"SigningAttributesOrigin": "AWS_SES", "SigningAttributes": {"NextSigningKeyLength": "RSA_1024_BIT"}},
+    )
+    assert status == 200
+    assert answer == {"DkimStatus": "SUCCESS", "DkimTokens": before["Tokens"]}
+    after = raw("GET", identity_path("example.com"))[2]["DkimAttributes"]
+    assert after["NextSigningKeyLength"] == after["CurrentSigningKeyLength"] == "RSA_1024_BIT"
+    assert is_number(after["LastKeyGenerationTimestamp"])
+    assert after["LastKeyGenerationTimestamp"] > before["LastKeyGenerationTimestamp"]
+    assert after["Tokens"] == before["Tokens"]
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.put_email_identity_dkim_signing_attributes(
+            EmailIdentity="unknown.example.com", SigningAttributesOrigin="AWS_SES"
+        )
+
+
+def test_put_email_identity_mail_from_attributes(ses, raw):
+    client = ses()
+    client.create_email_identity(EmailIdentity="example.com")
+    status, _, answer = raw(
+        "PUT",
+        identity_path("example.com") + "/mail-from",
+        {"MailFromDomain": "bounce.example.com", "BehaviorOnMxFailure": "REJECT_MESSAGE"},
+    )
+    assert (status, answer) == (200, {})
+    assert read(client)["MailFromAttributes"] == {
+        "MailFromDomain": "bounce.example.com",
+        "MailFromDomainStatus": "SUCCESS",
+        "BehaviorOnMxFailure": "REJECT_MESSAGE",
+    }
+    # SES v1 sees the same setting.
+    v1 = ses("ses").get_identity_mail_from_domain_attributes(Identities=["example.com"])
+    assert v1["MailFromDomainAttributes"]["example.com"]["MailFromDomain"] == "bounce.example.com"
+    # No MailFromDomain removes it.
+    client.put_email_identity_mail_from_attributes(EmailIdentity="example.com")
+    assert read(client)["MailFromAttributes"] == {"BehaviorOnMxFailure": "USE_DEFAULT_VALUE"}
+    with pytest.raises(client.exceptions.BadRequestException):
+        set_mail_from(client, "bounce.example.net")
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.put_email_identity_mail_from_attributes(
+            EmailIdentity="unknown.example.com", MailFromDomain="bounce.unknown.example.com"
+        )
+
+
+# --- GetAccount, PutAccountSuppressionAttributes, PutAccountDetails ------------------------------
+
+
+def test_get_account_of_a_new_account_is_in_the_sandbox(raw):
+    status, _, body = raw("GET", "/v2/email/account")
+    assert status == 200
+    assert body == {
+        "DedicatedIpAutoWarmupEnabled": False,
+        "EnforcementStatus": "HEALTHY",
+        "ProductionAccessEnabled": False,
+        "SendQuota": {"Max24HourSend": 200.0, "MaxSendRate": 1.0, "SentLast24Hours": 0.0},
+        "SendingEnabled": True,
+        "SuppressionAttributes": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
+    }
+    assert all(is_number(value) for value in body["SendQuota"].values())
+
+
+def test_put_account_suppression_attributes(ses, raw):
+    client = ses()
+    status, _, answer = raw("PUT", "/v2/email/account/suppression", {"SuppressedReasons": ["BOUNCE"]})
+    assert (status, answer) == (200, {})
+    assert client.get_account()["SuppressionAttributes"] == {"SuppressedReasons": ["BOUNCE"]}
+    client.put_account_suppression_attributes(SuppressedReasons=[])
+    assert client.get_account()["SuppressionAttributes"] == {"SuppressedReasons": []}
+    bad = raw("PUT", "/v2/email/account/suppression", {"SuppressedReasons": ["SPAM"]})
+    assert_error(bad, 400, "BadRequestException")
+
+
+def test_put_account_details_opens_a_review(ses, raw):
+    client = ses()
+    # Without ProductionAccessEnabled the details are only stored.
+    stored = {"MailType": "TRANSACTIONAL", "WebsiteURL": "https://example.com"}
+    client.put_account_details(**stored)
+    assert client.get_account()["Details"] == stored
+    details = {
+        "MailType": "TRANSACTIONAL",
+        "WebsiteURL": "https://example.com",
+        "ContactLanguage": "EN",
+        "UseCaseDescription": "Password resets.",
+        "AdditionalContactEmailAddresses": ["ops@example.com"],
+        "ProductionAccessEnabled": True,
+    }
+    status, _, answer = raw("POST", "/v2/email/account/details", details)
+    assert (status, answer) == (200, {})
+    account = client.get_account()
+    review = account["Details"].pop("ReviewDetails")
+    assert account["Details"] == {k: v for k, v in details.items() if k != "ProductionAccessEnabled"}
+    assert review["Status"] == "PENDING" and review["CaseId"]
+    assert account["ProductionAccessEnabled"] is False
+    # AWS: "If there is already an ongoing account details update under review."
+    assert_error(raw("POST", "/v2/email/account/details", details), 409, "ConflictException")
+    # Required fields (boto3 checks them before sending, so these go raw).
+    for partial in ({"MailType": "MARKETING"}, {"WebsiteURL": "https://example.com"}):
+        assert_error(raw("POST", "/v2/email/account/details", partial), 400, "BadRequestException")
+
+
+def test_account_review_control_grants_or_denies(ses, control, account):
+    client = ses()
+    request_production_access(client)
+    case = client.get_account()["Details"]["ReviewDetails"]["CaseId"]
+    assert control("account-review", Status="GRANTED") == (200, {})
+    granted = client.get_account()
+    assert granted["ProductionAccessEnabled"] is True
+    assert granted["Details"]["ReviewDetails"] == {"Status": "GRANTED", "CaseId": case}
+    assert granted["SendQuota"]["Max24HourSend"] == 50000.0 and granted["SendQuota"]["MaxSendRate"] == 14.0
+
+    other = str(int(account) + 1)
+    denied_client = ses(account_id=other)
+    request_production_access(denied_client)
+    assert control("account-review", Status="DENIED", AccountId=other) == (200, {})
+    denied = denied_client.get_account()
+    assert denied["ProductionAccessEnabled"] is False
+    assert denied["Details"]["ReviewDetails"]["Status"] == "DENIED"
+    # After a denial, new details open a new review.
+    request_production_access(denied_client)
+    assert denied_client.get_account()["Details"]["ReviewDetails"]["Status"] == "PENDING"
+
+
+# --- GetConfigurationSet -------------------------------------------------------------------------
+
+
+def test_get_configuration_set_has_the_documented_shape(ses, raw):
+    ses().create_configuration_set(
+        ConfigurationSetName="marketing",
+        SendingOptions={"SendingEnabled": False},
+        DeliveryOptions={"TlsPolicy": "REQUIRE"},
+        Tags=[{"Key": "team", "Value": "mail"}],
+    )
+    ses().create_configuration_set(ConfigurationSetName="plain")
+    status, _, body = raw("GET", "/v2/email/configuration-sets/marketing")
+    assert status == 200
+    assert body == {
+        "ConfigurationSetName": "marketing",
+        "SendingOptions": {"SendingEnabled": False},
+        "DeliveryOptions": {"TlsPolicy": "REQUIRE"},
+        "Tags": [{"Key": "team", "Value": "mail"}],
+    }
+    assert raw("GET", "/v2/email/configuration-sets/plain")[2] == {
+        "ConfigurationSetName": "plain",
+        "SendingOptions": {"SendingEnabled": True},
+        "Tags": [],
+    }
+    assert_error(raw("GET", "/v2/email/configuration-sets/unknown"), 404, "NotFoundException")
+
+
+# --- Test controls -------------------------------------------------------------------------------
+
+
+def test_identity_status_control_keeps_an_identity_pending_for_n_reads(ses, control):
+    client = ses()
+    # Armed before the identity exists, as a test does before the tool creates it.
+    assert control("identity-status", EmailIdentity="example.com", PendingReads=2) == (200, {})
+    created = client.create_email_identity(EmailIdentity="example.com")
+    assert created["DkimAttributes"]["Status"] == "PENDING" and created["VerifiedForSendingStatus"] is False
+    reads = [read(client) for _ in range(3)]
+    assert [r["VerificationStatus"] for r in reads] == ["PENDING", "PENDING", "SUCCESS"]
+    assert [r["DkimAttributes"]["Status"] for r in reads] == ["PENDING", "PENDING", "SUCCESS"]
+    assert [r["VerifiedForSendingStatus"] for r in reads] == [False, False, True]
+    listed = client.list_email_identities()["EmailIdentities"]
+    assert [i["VerificationStatus"] for i in listed] == ["SUCCESS"]
+
+
+def test_identity_status_control_counts_mail_from_reads_once_a_domain_is_set(ses, control):
+    client = ses()
+    client.create_email_identity(EmailIdentity="example.com")
+    assert control("identity-status", EmailIdentity="example.com", MailFromPendingReads=2)[0] == 200
+    # Reads without a MAIL FROM domain do not count.
+    assert "MailFromDomainStatus" not in read(client)["MailFromAttributes"]
+    set_mail_from(client, "mail.example.com")
+    reads = [read(client) for _ in range(3)]
+    statuses = [r["MailFromAttributes"]["MailFromDomainStatus"] for r in reads]
+    assert statuses == ["PENDING", "PENDING", "SUCCESS"]
+    assert {r["VerificationStatus"] for r in reads} == {"SUCCESS"}
+
+
+def test_identity_status_control_can_fail_an_identity(ses, control):
+    client = ses()
+    client.create_email_identity(EmailIdentity="example.com")
+    set_mail_from(client, "mail.example.com")
+    failed = {"Status": "FAILED", "MailFromStatus": "FAILED"}
+    control("identity-status", EmailIdentity="example.com", PendingReads=1, **failed)
+    reads = [read(client) for _ in range(2)]
+    assert [r["VerificationStatus"] for r in reads] == ["PENDING", "FAILED"]
+    assert [r["DkimAttributes"]["Status"] for r in reads] == ["PENDING", "FAILED"]
+    assert [r["MailFromAttributes"]["MailFromDomainStatus"] for r in reads] == ["FAILED", "FAILED"]
+    # Status PENDING keeps it pending for ever (for timeout tests).
+    control("identity-status", EmailIdentity="example.com", Status="PENDING")
+    assert read(client)["VerificationStatus"] == "PENDING"
+
+
+def test_test_controls_reject_bad_requests(control):
+    assert control("identity-status", PendingReads=1)[0] == 400
+    assert control("identity-status", EmailIdentity="example.com", PendingReads=-1)[0] == 400
+    assert control("identity-status", EmailIdentity="example.com", Status="DONE")[0] == 400
+    assert control("account-review", Status="MAYBE")[0] == 400
+    assert control("account-review", Status="DENIED")[0] == 400  # nothing under review
+    status, body = control("no-such-control")
+    assert status == 404 and body["message"]
+
+
+# --- Isolation -----------------------------------------------------------------------------------
+
+
+def test_accounts_and_regions_are_isolated(ses, control, account):
+    other = str(int(account) + 1)
+    ses().create_email_identity(EmailIdentity="example.com")
+    ses().put_account_suppression_attributes(SuppressedReasons=["COMPLAINT"])
+    control("identity-status", EmailIdentity="example.com", Status="FAILED", account_header=True)
+
+    with pytest.raises(ses().exceptions.NotFoundException):
+        ses(account_id=other).get_email_identity(EmailIdentity="example.com")
+    with pytest.raises(ses().exceptions.NotFoundException):
+        ses(region="eu-west-2").get_email_identity(EmailIdentity="example.com")
+    assert suppressed_reasons(ses()) == ["COMPLAINT"]
+    assert suppressed_reasons(ses(account_id=other)) == ["BOUNCE", "COMPLAINT"]
+    assert suppressed_reasons(ses(region="eu-west-2")) == ["BOUNCE", "COMPLAINT"]
+    # The control applied to this account only.
+    ses(account_id=other).create_email_identity(EmailIdentity="example.com")
+    assert read(ses(account_id=other))["VerificationStatus"] == "SUCCESS"
+    assert read(ses())["VerificationStatus"] == "FAILED"
+
+
+def test_moto_reset_clears_the_extension_state(endpoint, ses, control):
+    ses().put_account_suppression_attributes(SuppressedReasons=[])
+    control("identity-status", EmailIdentity="example.com", Status="FAILED")
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+    assert suppressed_reasons(ses()) == ["BOUNCE", "COMPLAINT"]
+    ses().create_email_identity(EmailIdentity="example.com")
+    assert read(ses())["VerificationStatus"] == "SUCCESS"
