@@ -250,3 +250,77 @@ def expand(pillar=None):
         salt-call ocp_aws.expand
     """
     return _call("expand", params=_pillar(pillar))
+
+
+def _domain_params(region, zone, receiving, dmarc, **extra):
+    """The domain identity settings a DNS function passes, without the unset ones."""
+    params = {"region": region, "zone": zone, "receiving": receiving or None, "dmarc": dmarc, **extra}
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def dns_records(
+    domain, region=None, zone=None, receiving=False, dmarc=None, key=None, keyid=None, profile=None, endpoint_url=None
+):
+    """
+    Return the DNS records an SES domain identity needs, computed from what SES reports: the DKIM
+    CNAMEs, the MAIL FROM MX and SPF, the receiving MX when ``receiving`` is true, and a DMARC
+    suggestion. Each record has ``name`` (FQDN), ``host`` (relative to ``zone``, default the domain,
+    as a registrar that appends the zone wants it), ``type``, ``value`` and ``priority``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.dns_records open-contracting.org region=us-east-1
+    """
+    return _call(
+        "dns_records",
+        name=domain,
+        params=_domain_params(region, zone, receiving, dmarc),
+        connection=_connection(region, key, keyid, profile, endpoint_url),
+    )
+
+
+def dns_check(
+    domain,
+    nameserver=None,
+    region=None,
+    zone=None,
+    receiving=False,
+    dmarc=None,
+    key=None,
+    keyid=None,
+    profile=None,
+    endpoint_url=None,
+):
+    """
+    Resolve the records of ``dns_records`` and report each as present, missing or wrong (one SPF
+    record including amazonses.com once; a DMARC record with a valid policy), and whether DKIM makes
+    mail from the domain DMARC-aligned. ``nameserver`` (IP or IP:PORT) replaces the system resolver.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.dns_check open-contracting.org
+    """
+    return _call(
+        "dns_check",
+        name=domain,
+        params=_domain_params(region, zone, receiving, dmarc, nameserver=nameserver),
+        connection=_connection(region, key, keyid, profile, endpoint_url),
+    )
+
+
+def smtp_password(key, region):
+    """
+    Return the SES SMTP password of a secret access key (``key``) for ``region``, for keys made
+    outside ocp-aws. The key travels to the binary on its stdin only.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.smtp_password key=... region=eu-west-2
+    """
+    return _call("smtp_password", params={"key": key, "region": region})

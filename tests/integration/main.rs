@@ -1,9 +1,11 @@
 //! Integration tests against a real moto server on 127.0.0.1.
 
 mod support;
+mod dns_server;
 
 mod backup;
 mod cli;
 mod iam;
 mod s3;
 mod schema;
+mod ses;

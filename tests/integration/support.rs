@@ -118,6 +118,9 @@ pub fn binary(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ocp-aws"))
         .args(args)
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // For CLI commands that take credentials from the environment; requests carry their own.
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -133,4 +136,20 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(unique(&format!("ocp-aws-it-{name}")));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// POSTs JSON to one of the moto extension's test controls (`/_ocp_aws_test/...`).
+pub fn moto_control(path: &str, body: Value) {
+    use std::io::{Read, Write};
+    let url = endpoint().trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&url).expect("connect to moto");
+    let body = body.to_string();
+    let request = format!(
+        "POST /_ocp_aws_test/{path} HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "{path}: {answer}");
 }

@@ -6,6 +6,7 @@ batches its resources into one pillar.
 
 import json
 import stat
+import urllib.request
 
 import yaml
 from botocore.exceptions import ClientError
@@ -234,3 +235,59 @@ def test_state_reports_a_broken_binary(minion, tmp_path):
         assert ret["result"] is False, ret
         for message in messages:
             assert message in ret["comment"], ret
+
+
+def _control(endpoint, path, body):
+    """POST to a test control of the moto extension (tests/support/moto_server.py)."""
+    request = urllib.request.Request(
+        f"{endpoint}/_ocp_aws_test/{path}", data=json.dumps(body).encode(), method="POST"
+    )
+    urllib.request.urlopen(request).close()
+
+
+def test_ses_domain_identity_and_smtp_credentials_through_salt(minion, aws, recorder, endpoint, suffix, tmp_path):
+    """Runbook items 2-8: a DKIM domain with MAIL FROM (waited for) and SMTP credentials."""
+    domain, user = f"mail-{suffix}.example.org", f"ses-smtp-{suffix}"
+    secret_file = tmp_path / "private" / "ses_smtp.sls"
+    _control(endpoint, "identity-status", {"EmailIdentity": domain, "PendingReads": 1})
+    pillar = {
+        "region": "eu-west-2",
+        "ses": {
+            "domains": {domain: {"dkim": "RSA_2048_BIT", "mail_from": f"bounce.{domain}", "wait": "1m"}},
+            "smtp_credentials": {user: {"secret_file": str(secret_file), "regions": ["eu-west-2", "us-east-1"]}},
+        },
+    }
+    keyid = minion.options["ocp_aws.keyid"]
+    with recorder(keyid) as writes:
+        result = minion.apply(pillar, test=True)
+    assert result.retcode == 0, result
+    assert all(ret["result"] is None for ret in result.states()), result
+    assert writes == []
+
+    result = minion.apply(pillar)
+    assert result.retcode == 0, result
+    returns = result.by_name()
+    assert returns[domain]["result"] is True, returns[domain]
+    assert "Verification: SUCCESS. DKIM: SUCCESS." in returns[domain]["comment"]
+    assert returns[user]["changes"]["new"]["smtp_credentials"]["secret"] == f"written to {secret_file}"
+    smtp = yaml.safe_load(secret_file.read_text())
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    password = smtp["eu-west-2"]["smtp_password"]
+    assert smtp["eu-west-2"]["smtp_host"] == "email-smtp.eu-west-2.amazonaws.com"
+
+    with recorder(keyid) as writes:
+        again = minion.apply(pillar)
+    assert again.retcode == 0, again
+    assert all(ret["result"] is True and not ret["changes"] for ret in again.states()), again
+    assert writes == []
+
+    records = minion.call("ocp_aws.dns_records", domain, "region=eu-west-2", "zone=example.org")
+    assert records.retcode == 0, records
+    hosts = {(r["host"], r["type"]) for r in records.data}
+    assert (f"bounce.mail-{suffix}", "MX") in hosts and (f"_dmarc.mail-{suffix}", "TXT") in hosts, hosts
+
+    derived = minion.call("ocp_aws.smtp_password", "key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "region=us-east-1")
+    assert derived.retcode == 0 and len(derived.data) == 44, derived
+
+    for stdout, stderr in minion.outputs:
+        assert password not in stdout and password not in stderr

@@ -131,7 +131,7 @@ pub struct Observed {
 impl Kind for SmtpCredentials {
     const KIND: &'static str = "ses.smtp_credentials";
     const PILLAR: &'static str = "ses.smtp_credentials";
-    const NOUN: &'static str = "SES SMTP credentials";
+    const NOUN: &'static str = "SES SMTP user";
     type Spec = Spec;
     type Observed = Observed;
 
