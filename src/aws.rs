@@ -193,8 +193,13 @@ impl Clients {
                     iam: aws_sdk_iam::Client::from_conf(
                         aws_sdk_iam::config::Builder::from(&cfg).interceptor(log.clone()).build(),
                     ),
+                    // SES throttles at about one request a second: adaptive retries also slow the
+                    // client down once throttled, instead of only backing off each call.
                     sesv2: aws_sdk_sesv2::Client::from_conf(
-                        aws_sdk_sesv2::config::Builder::from(&cfg).interceptor(log.clone()).build(),
+                        aws_sdk_sesv2::config::Builder::from(&cfg)
+                            .retry_config(RetryConfig::adaptive().with_max_attempts(5))
+                            .interceptor(log.clone())
+                            .build(),
                     ),
                     sts: aws_sdk_sts::Client::from_conf(
                         aws_sdk_sts::config::Builder::from(&cfg).interceptor(log).build(),
