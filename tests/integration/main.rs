@@ -2,9 +2,11 @@
 
 mod support;
 mod dns_server;
+mod fault_proxy;
 
 mod backup;
 mod cli;
+mod faults;
 mod iam;
 mod s3;
 mod schema;

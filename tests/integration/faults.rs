@@ -1,0 +1,34 @@
+//! Error paths moto cannot produce, through the fault-injecting proxy: throttling is retried,
+//! server errors become a readable `result: false`.
+
+use serde_json::json;
+
+use crate::fault_proxy::{self, Fault};
+use crate::support::{connection, endpoint, unique};
+
+async fn converge_via(url: &str, pillar: &serde_json::Value) -> Vec<ocp_aws::protocol::StateReturn> {
+    let mut conn = connection();
+    conn.endpoint_url = Some(url.to_string());
+    let (outcome, _) = ocp_aws::app::converge_with(pillar, &conn, false, None).await;
+    serde_json::from_value(outcome.response).unwrap()
+}
+
+#[tokio::test]
+async fn throttled_ses_calls_are_retried_with_backoff() {
+    let d = format!("{}.example.org", unique("throttled"));
+    let proxy = fault_proxy::start(endpoint(), "/v2/email/identities", 2, Fault { status: "429 Too Many Requests", code: "TooManyRequestsException" });
+    let returns = converge_via(&proxy.url, &json!({"ses": {"domains": {&d: {}}}})).await;
+    assert_eq!(returns[0].result, Some(true), "{returns:#?}");
+    assert!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst) >= 3, "the two throttled calls were retried");
+}
+
+#[tokio::test]
+async fn a_server_error_that_persists_is_a_readable_failure() {
+    let d = format!("{}.example.org", unique("broken"));
+    let proxy = fault_proxy::start(endpoint(), "/v2/email/identities", usize::MAX, Fault { status: "503 Service Unavailable", code: "ServiceUnavailable" });
+    let returns = converge_via(&proxy.url, &json!({"ses": {"domains": {&d: {}}}})).await;
+    assert_eq!(returns[0].result, Some(false));
+    let comment = &returns[0].comment;
+    assert!(comment.starts_with(&format!("Failed to read SES domain identity {d}: GetEmailIdentity: ServiceUnavailable")), "{comment}");
+    assert_eq!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst), 5, "five attempts, then it gives up");
+}
