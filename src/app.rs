@@ -3,11 +3,11 @@
 use serde_json::{json, Value};
 
 use crate::aws::Connection;
+use crate::dns;
 use crate::engine::Engine;
 use crate::error::{Error, Invalid};
 use crate::pillar::{self, Ensure, Node, PillarFile};
 use crate::protocol::{Action, CallResponse, Op, Request, StateReturn, VERSION};
-use crate::dns;
 use crate::resources::ses::{domain_identity, smtp_credentials};
 use crate::resources::KindId;
 
@@ -33,7 +33,10 @@ impl Outcome {
     }
     fn call(result: Result<Value, Error>) -> Self {
         match result {
-            Ok(value) => Outcome { response: json!(CallResponse { result: true, comment: String::new(), value }), status: EXIT_OK },
+            Ok(value) => Outcome {
+                response: json!(CallResponse { result: true, comment: String::new(), value }),
+                status: EXIT_OK,
+            },
             Err(e) => {
                 let status = if matches!(e, Error::Invalid(_)) { EXIT_INVALID } else { EXIT_FAILED };
                 let comment = sentence(&e);
@@ -80,7 +83,8 @@ fn kind_of(request: &Request) -> Result<(KindId, String), Error> {
         let known: Vec<&str> = KindId::ALL.iter().map(|k| k.id()).collect();
         Error::invalid("request.kind", format!("unknown kind `{kind}`; known kinds: {}", known.join(", ")))
     })?;
-    let name = request.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| Error::invalid("request.name", "missing"))?;
+    let name =
+        request.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| Error::invalid("request.name", "missing"))?;
     Ok((kind, name))
 }
 
@@ -107,7 +111,12 @@ pub async fn converge(params: &Value, conn: &Connection, test: bool) -> Outcome 
 }
 
 /// Converges and also returns the engine, for callers that report its AWS calls.
-pub async fn converge_with(params: &Value, conn: &Connection, test: bool, concurrency: Option<usize>) -> (Outcome, Option<Engine>) {
+pub async fn converge_with(
+    params: &Value,
+    conn: &Connection,
+    test: bool,
+    concurrency: Option<usize>,
+) -> (Outcome, Option<Engine>) {
     let nodes = match pillar::plan(params, conn.region.as_deref()) {
         Ok(n) => n,
         Err(e) => {
@@ -218,11 +227,13 @@ pub async fn domain_records(request: &Request) -> Result<(Vec<dns::Record>, crat
         m.remove("nameserver"); // dns_check's own setting, not the identity's
     }
     let node = pillar::single(KindId::SesDomainIdentity, domain, &params, false, request.connection.region.as_deref())?;
-    let crate::resources::AnySpec::SesDomainIdentity(spec) = &node.spec else { unreachable!("parsed as a domain identity") };
+    let crate::resources::AnySpec::SesDomainIdentity(spec) = &node.spec else {
+        unreachable!("parsed as a domain identity")
+    };
     let engine = Engine::new(&request.connection, true).await?;
-    let identity = crate::resources::ses::read_identity(&engine.cx(&node.region), domain)
-        .await?
-        .ok_or_else(|| Error::Refused(format!("SES has no domain identity {domain} in {}; apply it first", node.region)))?;
+    let identity = crate::resources::ses::read_identity(&engine.cx(&node.region), domain).await?.ok_or_else(|| {
+        Error::Refused(format!("SES has no domain identity {domain} in {}; apply it first", node.region))
+    })?;
     Ok((domain_identity::records(domain, spec, &identity), identity))
 }
 
@@ -246,7 +257,9 @@ pub async fn dns_check(request: &Request) -> Result<Value, Error> {
         (true, false) => format!("the DKIM records are published but SES reports DKIM {}; alignment holds once SES verifies them", identity.dkim_status.as_deref().unwrap_or("not started")),
     };
     let ok = aligned && checked.iter().all(|c| c.status == dns::Status::Present);
-    Ok(json!({"domain": domain, "ok": ok, "records": checked, "dmarc_alignment": {"aligned": aligned, "detail": alignment}}))
+    Ok(
+        json!({"domain": domain, "ok": ok, "records": checked, "dmarc_alignment": {"aligned": aligned, "detail": alignment}}),
+    )
 }
 
 fn parse_nameserver(text: &str) -> Result<std::net::SocketAddr, Error> {

@@ -224,7 +224,10 @@ pub fn partition(region: &str) -> &'static str {
 /// Retries an AWS call while it fails with one of `codes`, with bounded exponential backoff
 /// (about 15 s in all). IAM is eventually consistent: a user created a moment ago can still be
 /// `NoSuchEntity` to the next call.
-pub async fn retry_while<T, E, R, F, Fut>(codes: &[&str], mut call: F) -> Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>
+pub async fn retry_while<T, E, R, F, Fut>(
+    codes: &[&str],
+    mut call: F,
+) -> Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>>,

@@ -63,14 +63,35 @@ pub fn records(i: &Inputs) -> Vec<Record> {
     };
     let mut out = Vec::new();
     for token in i.dkim_tokens {
-        out.push(record("DKIM", format!("{token}._domainkey.{}", i.domain), "CNAME", format!("{token}.dkim.amazonses.com"), None, true));
+        out.push(record(
+            "DKIM",
+            format!("{token}._domainkey.{}", i.domain),
+            "CNAME",
+            format!("{token}.dkim.amazonses.com"),
+            None,
+            true,
+        ));
     }
     if let Some(mf) = i.mail_from {
-        out.push(record("MAIL FROM MX", mf.to_string(), "MX", format!("feedback-smtp.{}.amazonses.com", i.region), Some(10), true));
+        out.push(record(
+            "MAIL FROM MX",
+            mf.to_string(),
+            "MX",
+            format!("feedback-smtp.{}.amazonses.com", i.region),
+            Some(10),
+            true,
+        ));
         out.push(record("MAIL FROM SPF", mf.to_string(), "TXT", SPF.to_string(), None, true));
     }
     if i.receiving {
-        out.push(record("receiving MX", i.domain.to_string(), "MX", format!("inbound-smtp.{}.amazonaws.com", i.region), Some(10), true));
+        out.push(record(
+            "receiving MX",
+            i.domain.to_string(),
+            "MX",
+            format!("inbound-smtp.{}.amazonaws.com", i.region),
+            Some(10),
+            true,
+        ));
     }
     out.push(record("DMARC", format!("_dmarc.{}", i.domain), "TXT", i.dmarc.unwrap_or(DMARC).to_string(), None, false));
     out
@@ -160,9 +181,13 @@ pub fn resolver(nameserver: Option<SocketAddr>) -> Result<TokioResolver, Error> 
     let builder = match nameserver {
         Some(addr) => {
             let group = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
-            Resolver::builder_with_config(ResolverConfig::from_parts(None, vec![], group), TokioConnectionProvider::default())
+            Resolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], group),
+                TokioConnectionProvider::default(),
+            )
         }
-        None => Resolver::builder_tokio().map_err(|e| Error::Refused(format!("cannot read the system's resolver settings: {e}")))?,
+        None => Resolver::builder_tokio()
+            .map_err(|e| Error::Refused(format!("cannot read the system's resolver settings: {e}")))?,
     };
     Ok(builder.build())
 }
@@ -253,7 +278,10 @@ async fn check_spf(resolver: &TokioResolver, r: &Record) -> Result<(Status, Stri
             0 => (Status::Wrong, format!("`{one}` does not include amazonses.com")),
             n => (Status::Wrong, format!("`{one}` includes amazonses.com {n} times; once is enough")),
         },
-        many => (Status::Wrong, format!("{} v=spf1 records ({}); a name must have exactly one", many.len(), many.join(" | "))),
+        many => (
+            Status::Wrong,
+            format!("{} v=spf1 records ({}); a name must have exactly one", many.len(), many.join(" | ")),
+        ),
     })
 }
 

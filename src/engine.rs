@@ -63,7 +63,12 @@ pub trait Kind {
     /// Waits, when the spec asks for it, until AWS has finished with the resource (a verification,
     /// say), with progress on stderr and a bounded timeout. Returns what it read last, if it waited.
     /// Never called in test mode.
-    async fn settle(_cx: &Cx<'_>, _name: &str, _spec: &Self::Spec, _observed: &Self::Observed) -> Result<Option<Self::Observed>, Error> {
+    async fn settle(
+        _cx: &Cx<'_>,
+        _name: &str,
+        _spec: &Self::Spec,
+        _observed: &Self::Observed,
+    ) -> Result<Option<Self::Observed>, Error> {
         Ok(None)
     }
     /// Deletes the resource.
@@ -251,7 +256,15 @@ impl Engine {
                     running.push(async move { (i, self.converge_one(&nodes[i]).await) });
                 } else {
                     let comment = format!("One or more requisite failed: {}.", failed.join(", "));
-                    self.finish(nodes, i, StateReturn::failed(&nodes[i].name, comment), &mut results, &mut waiting, &dependants, &mut ready);
+                    self.finish(
+                        nodes,
+                        i,
+                        StateReturn::failed(&nodes[i].name, comment),
+                        &mut results,
+                        &mut waiting,
+                        &dependants,
+                        &mut ready,
+                    );
                 }
             }
             match running.next().await {
@@ -316,7 +329,8 @@ impl Cx<'_> {
             .account
             .get_or_try_init(|| async move {
                 let me = sts.get_caller_identity().send().await.op("GetCallerIdentity")?;
-                me.account.ok_or_else(|| Error::Refused("STS did not say which account the credentials belong to".into()))
+                me.account
+                    .ok_or_else(|| Error::Refused("STS did not say which account the credentials belong to".into()))
             })
             .await
             .cloned()
@@ -377,7 +391,9 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
                     let notes = settled.map(|o| K::diff(name, spec, Some(&o)).notes.join(" ")).unwrap_or(notes);
                     StateReturn::ok(name, sentence([format!("{label} is present."), notes]))
                 }
-                Err(e) => StateReturn::failed(name, sentence([format!("{label} is present, but {}.", reason(&e)), notes])),
+                Err(e) => {
+                    StateReturn::failed(name, sentence([format!("{label} is present, but {}.", reason(&e)), notes]))
+                }
             };
         }
         return StateReturn::ok(name, sentence([format!("{label} is present."), notes]));
@@ -402,7 +418,12 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
                 _ => after.notes.join(" "),
             };
             match settled {
-                Ok(_) => StateReturn::new(name, Some(true), diff.changes(), sentence([format!("{label} {verb}{what}."), notes])),
+                Ok(_) => StateReturn::new(
+                    name,
+                    Some(true),
+                    diff.changes(),
+                    sentence([format!("{label} {verb}{what}."), notes]),
+                ),
                 Err(e) => StateReturn::failed_with(
                     name,
                     diff.changes(),
@@ -421,20 +442,31 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
         (Err(e), Ok((after, _))) => {
             let done = diff.done(&after);
             let failed = if diff.create && after.create { "create" } else { "update" };
-            StateReturn::failed_with(name, done.changes(), sentence([format!("Failed to {failed} {label}: {}.", reason(&e)), notes]))
+            StateReturn::failed_with(
+                name,
+                done.changes(),
+                sentence([format!("Failed to {failed} {label}: {}.", reason(&e)), notes]),
+            )
         }
         (Ok(()), Err(e)) => StateReturn::failed_with(
             name,
             diff.changes(),
             sentence([format!("{label} {verb}{what}, but reading it back failed: {}.", reason(&e)), notes]),
         ),
-        (Err(e), Err(_)) => StateReturn::failed(name, sentence([format!("Failed to change {label}: {}.", reason(&e)), notes])),
+        (Err(e), Err(_)) => {
+            StateReturn::failed(name, sentence([format!("Failed to change {label}: {}.", reason(&e)), notes]))
+        }
     }
 }
 
 /// Reads the resource again and diffs it. After a successful write, a difference is retried with
 /// short delays, since AWS may take a moment to show what it accepted.
-async fn read_back<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec, wrote: bool) -> Result<(Diff, Option<K::Observed>), Error> {
+async fn read_back<K: Kind>(
+    cx: &Cx<'_>,
+    name: &str,
+    spec: &K::Spec,
+    wrote: bool,
+) -> Result<(Diff, Option<K::Observed>), Error> {
     let attempts = if wrote { READ_BACK_DELAYS.len() } else { 1 };
     let mut last = (Diff::default(), None);
     for delay in READ_BACK_DELAYS.iter().take(attempts) {
@@ -470,7 +502,11 @@ async fn absent<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateReturn
             Ok(None) => return StateReturn::new(name, Some(true), changes, format!("{label} deleted.")),
             Ok(Some(_)) => continue,
             Err(e) => {
-                return StateReturn::failed_with(name, changes, format!("{label} deleted, but reading it back failed: {}.", reason(&e)))
+                return StateReturn::failed_with(
+                    name,
+                    changes,
+                    format!("{label} deleted, but reading it back failed: {}.", reason(&e)),
+                )
             }
         }
     }

@@ -95,7 +95,12 @@ struct ConnArgs {
 
 impl ConnArgs {
     fn connection(self) -> Connection {
-        Connection { region: self.region, profile: self.profile, endpoint_url: self.endpoint_url, ..Connection::default() }
+        Connection {
+            region: self.region,
+            profile: self.profile,
+            endpoint_url: self.endpoint_url,
+            ..Connection::default()
+        }
     }
 }
 
@@ -171,7 +176,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let mut secret = String::new();
             std::io::stdin().read_to_string(&mut secret).context("reading the secret access key from stdin")?;
             let params = serde_json::json!({"key": secret.trim(), "region": region});
-            let request = Request { version: 1, op: Op::Call, function: Some("smtp_password".into()), params, ..Request::default() };
+            let request = Request {
+                version: 1,
+                op: Op::Call,
+                function: Some("smtp_password".into()),
+                params,
+                ..Request::default()
+            };
             match runtime.block_on(app::call(&request)) {
                 Ok(password) => {
                     println!("{}", password.as_str().unwrap_or_default());
@@ -206,7 +217,8 @@ fn converge(runtime: &tokio::runtime::Runtime, args: Converge, test: bool) -> an
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&outcome.response)?),
         Output::Human => {
-            let returns: Vec<ocp_aws::protocol::StateReturn> = serde_json::from_value(outcome.response.clone()).unwrap_or_default();
+            let returns: Vec<ocp_aws::protocol::StateReturn> =
+                serde_json::from_value(outcome.response.clone()).unwrap_or_default();
             let calls = engine.map(|e| e.calls().clone()).unwrap_or_default();
             print!("{}", report::human(&returns, &calls));
         }
@@ -214,7 +226,12 @@ fn converge(runtime: &tokio::runtime::Runtime, args: Converge, test: bool) -> an
     Ok(outcome.status)
 }
 
-fn dns(runtime: &tokio::runtime::Runtime, function: &str, args: DnsArgs, nameserver: Option<String>) -> anyhow::Result<i32> {
+fn dns(
+    runtime: &tokio::runtime::Runtime,
+    function: &str,
+    args: DnsArgs,
+    nameserver: Option<String>,
+) -> anyhow::Result<i32> {
     let mut params = serde_json::json!({"zone": args.zone, "receiving": args.receiving, "dmarc": args.dmarc, "nameserver": nameserver});
     if let Some(m) = params.as_object_mut() {
         m.retain(|_, v| !v.is_null());
@@ -234,7 +251,9 @@ fn dns(runtime: &tokio::runtime::Runtime, function: &str, args: DnsArgs, nameser
     let human = matches!(args.output, Output::Human);
     let result = runtime.block_on(async {
         match function {
-            "dns_records" if human => app::domain_records(&request).await.map(|(records, _)| dns::table(&records).into()),
+            "dns_records" if human => {
+                app::domain_records(&request).await.map(|(records, _)| dns::table(&records).into())
+            }
             _ => app::call(&request).await,
         }
     });

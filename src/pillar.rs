@@ -88,7 +88,10 @@ pub struct SesSection {
 
 /// The whole file a user keeps: `ocp_aws` plus any other Pillar keys.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[schemars(title = "ocp-aws Pillar", description = "Salt Pillar for ocp-aws: the `ocp_aws` key holds the AWS resources to converge.")]
+#[schemars(
+    title = "ocp-aws Pillar",
+    description = "Salt Pillar for ocp-aws: the `ocp_aws` key holds the AWS resources to converge."
+)]
 pub struct PillarFile {
     /// AWS resources managed by ocp-aws.
     pub ocp_aws: Pillar,
@@ -129,11 +132,12 @@ pub fn resource_path(kind: KindId, name: &str) -> String {
 
 /// Parses a YAML or JSON document and returns its `ocp_aws` value.
 pub fn from_document(text: &str) -> Result<Value, Error> {
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| Error::invalid("", format!("not valid YAML or JSON: {e}")))?;
+    let doc: Value =
+        serde_yaml::from_str(text).map_err(|e| Error::invalid("", format!("not valid YAML or JSON: {e}")))?;
     match doc {
-        Value::Object(mut top) => top
-            .remove(ROOT)
-            .ok_or_else(|| Error::invalid("", format!("the document has no top-level `{ROOT}` key"))),
+        Value::Object(mut top) => {
+            top.remove(ROOT).ok_or_else(|| Error::invalid("", format!("the document has no top-level `{ROOT}` key")))
+        }
         _ => Err(Error::invalid("", format!("expected a mapping with a top-level `{ROOT}` key"))),
     }
 }
@@ -202,7 +206,13 @@ pub fn plan(value: &Value, default_region: Option<&str>) -> Result<Vec<Node>, Er
 }
 
 /// Parses one resource's settings for `op: state`, reporting errors at its Pillar path.
-pub fn single(kind: KindId, name: &str, params: &Value, absent: bool, default_region: Option<&str>) -> Result<Node, Error> {
+pub fn single(
+    kind: KindId,
+    name: &str,
+    params: &Value,
+    absent: bool,
+    default_region: Option<&str>,
+) -> Result<Node, Error> {
     let path = resource_path(kind, name);
     let mut params = if params.is_null() { Value::Object(Default::default()) } else { params.clone() };
     if absent {
@@ -270,10 +280,8 @@ fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
             match (node.ensure, nodes[j].ensure) {
                 (Ensure::Present, Ensure::Present) => edges.push((i, j)),
                 (Ensure::Absent, Ensure::Absent) => edges.push((j, i)),
-                (Ensure::Present, Ensure::Absent) => errors.push(Invalid::new(
-                    path,
-                    format!("names {} `{}`, which has `ensure: absent`", r.kind, r.name),
-                )),
+                (Ensure::Present, Ensure::Absent) => errors
+                    .push(Invalid::new(path, format!("names {} `{}`, which has `ensure: absent`", r.kind, r.name))),
                 (Ensure::Absent, Ensure::Present) => {}
             }
         }

@@ -89,7 +89,12 @@ mod tests {
 
     #[test]
     fn lists_each_resource_and_its_fields() {
-        let mut r = StateReturn::new("b", None, json!({"old": null, "new": {"region": "eu-west-2"}}), "S3 bucket b is set to be created.");
+        let mut r = StateReturn::new(
+            "b",
+            None,
+            json!({"old": null, "new": {"region": "eu-west-2"}}),
+            "S3 bucket b is set to be created.",
+        );
         r.id = Some("s3.bucket b".into());
         let text = human(&[r, StateReturn::ok("u", "IAM user u is present.")], &CallLog::default());
         assert!(text.contains("pending s3.bucket b: S3 bucket b is set to be created."), "{text}");

@@ -89,7 +89,11 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
             '0'..='9' => number.push(c),
             's' | 'm' | 'h' if !number.is_empty() => {
                 let n: u64 = number.parse().map_err(|_| bad())?;
-                total += n * match c { 's' => 1, 'm' => 60, _ => 3600 };
+                total += n * match c {
+                    's' => 1,
+                    'm' => 60,
+                    _ => 3600,
+                };
                 number.clear();
             }
             _ => return Err(bad()),
@@ -182,6 +186,9 @@ mod tests {
 
     #[test]
     fn messages_speak_yaml() {
-        assert_eq!(humane("invalid type: string \"thirty\", expected u32"), "invalid type: string \"thirty\", expected a whole number");
+        assert_eq!(
+            humane("invalid type: string \"thirty\", expected u32"),
+            "invalid type: string \"thirty\", expected a whole number"
+        );
     }
 }

@@ -10,5 +10,6 @@ export AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 source tests/support/moto.sh
 export OCP_AWS_BIN="$CARGO_TARGET_DIR/debug/ocp-aws"
+cargo fmt --check
 cargo test --locked
 "$OCP_AWS_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/salt tests/support/test_moto_server.py

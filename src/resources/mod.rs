@@ -50,7 +50,11 @@ macro_rules! kinds {
             fn common_mut(&mut self) -> &mut dyn Common {
                 match self { $(AnySpec::$variant(s) => s),* }
             }
+            /// The checks every kind shares (its region), then the kind's own.
             pub fn check(&self, name: &str, path: &str, errors: &mut Vec<Invalid>) {
+                if let Some(r) = self.region() {
+                    crate::validate::region(r, &format!("{path}.region"), errors);
+                }
                 match self { $(AnySpec::$variant(s) => <$ty as Kind>::check(name, s, path, errors)),* }
             }
             pub fn refs(&self) -> Vec<Ref> {

@@ -92,7 +92,13 @@ async fn drift_on_managed_fields_is_reported_and_repaired() {
     let arn = format!("arn:aws:iam::123456789012:policy/{user}");
     iam.detach_user_policy().user_name(&user).policy_arn(&arn).send().await.unwrap();
     let wide = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
-    iam.create_policy_version().policy_arn(&arn).policy_document(wide.to_string()).set_as_default(true).send().await.unwrap();
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(wide.to_string())
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
 
     let plan = converge(&pillar, true).await;
     assert_eq!(plan.writes(), Vec::<String>::new());
@@ -101,7 +107,10 @@ async fn drift_on_managed_fields_is_reported_and_repaired() {
     assert_eq!(b.changes["new"]["block_public_access"], true);
     assert_eq!(b.changes["old"]["lifecycle"], json!([]));
     assert!(plan.get(&format!("iam.policy {user}")).changes["old"]["document"]["Statement"][0]["Action"] == "s3:*");
-    assert_eq!(plan.get(&format!("iam.user {user}")).changes, json!({"old": {"policies": []}, "new": {"policies": [user]}}));
+    assert_eq!(
+        plan.get(&format!("iam.user {user}")).changes,
+        json!({"old": {"policies": []}, "new": {"policies": [user]}})
+    );
 
     let repair = converge(&pillar, false).await;
     assert!(repair.all(Some(true)), "{:#?}", repair.returns);

@@ -14,7 +14,10 @@ fn request(op: &str, extra: Value) -> String {
 fn stdio_state_present_test_mode_then_apply_then_absent() {
     let bucket = unique("stdio");
     let state = |action: &str, test: bool| {
-        request("state", json!({"kind": "s3.bucket", "action": action, "name": bucket, "params": {"region": "eu-west-2"}, "test": test}))
+        request(
+            "state",
+            json!({"kind": "s3.bucket", "action": action, "name": bucket, "params": {"region": "eu-west-2"}, "test": test}),
+        )
     };
     let (status, out, _) = binary(&["stdio"], &state("present", true));
     let ret: Value = serde_json::from_str(&out).unwrap();
@@ -35,8 +38,10 @@ fn stdio_state_present_test_mode_then_apply_then_absent() {
 #[test]
 fn invalid_pillar_exits_2_naming_the_path_before_any_aws_call() {
     // The endpoint is a closed port: any AWS call would fail differently.
-    let pillar = json!({"s3": {"buckets": {"ocp-redmine-backup": {"lifecycle": [{"id": "x", "expire_days": "thirty"}]}}}});
-    let req = json!({"version": 1, "op": "converge", "params": pillar, "connection": {"endpoint_url": "http://127.0.0.1:9"}});
+    let pillar =
+        json!({"s3": {"buckets": {"ocp-redmine-backup": {"lifecycle": [{"id": "x", "expire_days": "thirty"}]}}}});
+    let req =
+        json!({"version": 1, "op": "converge", "params": pillar, "connection": {"endpoint_url": "http://127.0.0.1:9"}});
     let (status, out, _) = binary(&["stdio"], &req.to_string());
     assert_eq!(status, 2, "{out}");
     let list: Value = serde_json::from_str(&out).unwrap();
@@ -59,8 +64,14 @@ fn invalid_pillar_exits_2_naming_the_path_before_any_aws_call() {
     let v: Value = serde_json::from_str(&out).unwrap();
     let errors: Vec<&str> = v["return"]["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
     assert_eq!(v["return"]["valid"], false);
-    assert!(errors.iter().any(|e| e.starts_with("ocp_aws.iam.users.u.policies[0]: names iam.policy `nope`")), "{errors:?}");
-    assert!(errors.iter().any(|e| e.starts_with("ocp_aws.iam.users.u.groups[0]: names iam.group `none`")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("ocp_aws.iam.users.u.policies[0]: names iam.policy `nope`")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.starts_with("ocp_aws.iam.users.u.groups[0]: names iam.group `none`")),
+        "{errors:?}"
+    );
     assert!(errors.iter().any(|e| e.starts_with("ocp_aws.iam.policies.p: give bucket_access")), "{errors:?}");
 }
 

@@ -35,9 +35,17 @@ pub fn start(upstream: &str, path: &'static str, faults: usize, fault: Fault) ->
     Proxy { url, matched }
 }
 
-fn serve(mut client: TcpStream, upstream: &str, path: &str, faults: usize, fault: &(String, String), seen: &AtomicUsize) {
+fn serve(
+    mut client: TcpStream,
+    upstream: &str,
+    path: &str,
+    faults: usize,
+    fault: &(String, String),
+    seen: &AtomicUsize,
+) {
     let Some(request) = read_request(&mut client) else { return };
-    let first_line = String::from_utf8_lossy(&request[..request.iter().position(|&b| b == b'\r').unwrap_or(0)]).to_string();
+    let first_line =
+        String::from_utf8_lossy(&request[..request.iter().position(|&b| b == b'\r').unwrap_or(0)]).to_string();
     if first_line.contains(path) && seen.fetch_add(1, Ordering::SeqCst) < faults {
         let body = format!("{{\"message\": \"injected {}\"}}", fault.1);
         let answer = format!(

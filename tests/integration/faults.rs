@@ -16,7 +16,12 @@ async fn converge_via(url: &str, pillar: &serde_json::Value) -> Vec<ocp_aws::pro
 #[tokio::test]
 async fn throttled_ses_calls_are_retried_with_backoff() {
     let d = format!("{}.example.org", unique("throttled"));
-    let proxy = fault_proxy::start(endpoint(), "/v2/email/identities", 2, Fault { status: "429 Too Many Requests", code: "TooManyRequestsException" });
+    let proxy = fault_proxy::start(
+        endpoint(),
+        "/v2/email/identities",
+        2,
+        Fault { status: "429 Too Many Requests", code: "TooManyRequestsException" },
+    );
     let returns = converge_via(&proxy.url, &json!({"ses": {"domains": {&d: {}}}})).await;
     assert_eq!(returns[0].result, Some(true), "{returns:#?}");
     assert!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst) >= 3, "the two throttled calls were retried");
@@ -25,10 +30,18 @@ async fn throttled_ses_calls_are_retried_with_backoff() {
 #[tokio::test]
 async fn a_server_error_that_persists_is_a_readable_failure() {
     let d = format!("{}.example.org", unique("broken"));
-    let proxy = fault_proxy::start(endpoint(), "/v2/email/identities", usize::MAX, Fault { status: "503 Service Unavailable", code: "ServiceUnavailable" });
+    let proxy = fault_proxy::start(
+        endpoint(),
+        "/v2/email/identities",
+        usize::MAX,
+        Fault { status: "503 Service Unavailable", code: "ServiceUnavailable" },
+    );
     let returns = converge_via(&proxy.url, &json!({"ses": {"domains": {&d: {}}}})).await;
     assert_eq!(returns[0].result, Some(false));
     let comment = &returns[0].comment;
-    assert!(comment.starts_with(&format!("Failed to read SES domain identity {d}: GetEmailIdentity: ServiceUnavailable")), "{comment}");
+    assert!(
+        comment.starts_with(&format!("Failed to read SES domain identity {d}: GetEmailIdentity: ServiceUnavailable")),
+        "{comment}"
+    );
     assert_eq!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst), 5, "five attempts, then it gives up");
 }

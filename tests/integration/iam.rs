@@ -12,7 +12,18 @@ fn doc(action: &str) -> serde_json::Value {
 async fn a_changed_document_becomes_the_default_version_and_old_versions_are_pruned_at_five() {
     let name = unique("versions");
     let arn = format!("arn:aws:iam::123456789012:policy/{name}");
-    for (i, action) in ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "sns:Publish", "ses:SendRawEmail", "s3:DeleteObject", "sqs:SendMessage"].iter().enumerate() {
+    for (i, action) in [
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "sns:Publish",
+        "ses:SendRawEmail",
+        "s3:DeleteObject",
+        "sqs:SendMessage",
+    ]
+    .iter()
+    .enumerate()
+    {
         let pillar = json!({"iam": {"policies": {&name: {"document": doc(action)}}}});
         let run = converge(&pillar, false).await;
         assert!(run.all(Some(true)), "step {i}: {:#?}", run.returns);
@@ -21,7 +32,8 @@ async fn a_changed_document_becomes_the_default_version_and_old_versions_are_pru
     let versions = iam.list_policy_versions().policy_arn(&arn).send().await.unwrap();
     assert_eq!(versions.versions().len(), 5, "IAM keeps at most five versions");
     let default = versions.versions().iter().find(|v| v.is_default_version).unwrap();
-    let text = iam.get_policy_version().policy_arn(&arn).version_id(default.version_id().unwrap()).send().await.unwrap();
+    let text =
+        iam.get_policy_version().policy_arn(&arn).version_id(default.version_id().unwrap()).send().await.unwrap();
     let current = text.policy_version().unwrap().document().unwrap();
     let decoded = percent_encoding::percent_decode_str(current).decode_utf8().unwrap();
     assert!(decoded.contains("sqs:SendMessage"), "{decoded}");
@@ -68,10 +80,14 @@ async fn a_lost_secret_file_fails_until_rotate_replaces_the_key() {
     let user = unique("rotate");
     let dir = support::temp_dir("rotate");
     let file = dir.join("k.sls").to_string_lossy().into_owned();
-    let pillar = |rotate: bool| json!({"iam": {"users": {&user: {"access_key": {"secret_file": &file, "rotate": rotate}}}}});
+    let pillar =
+        |rotate: bool| json!({"iam": {"users": {&user: {"access_key": {"secret_file": &file, "rotate": rotate}}}}});
     assert!(converge(&pillar(false), false).await.all(Some(true)));
     let iam = support::iam().await;
-    let first = iam.list_access_keys().user_name(&user).send().await.unwrap().access_key_metadata()[0].access_key_id().unwrap().to_string();
+    let first = iam.list_access_keys().user_name(&user).send().await.unwrap().access_key_metadata()[0]
+        .access_key_id()
+        .unwrap()
+        .to_string();
 
     std::fs::remove_file(&file).unwrap();
     let lost = converge(&pillar(false), false).await;

@@ -1,8 +1,8 @@
 //! Integration tests against a real moto server on 127.0.0.1.
 
-mod support;
 mod dns_server;
 mod fault_proxy;
+mod support;
 
 mod backup;
 mod cli;

@@ -51,7 +51,11 @@ async fn wait_polls_until_verified_and_times_out_naming_what_is_pending() {
     assert!(s.comment.contains("Verification: SUCCESS"), "{}", s.comment);
     let t = run.get(&format!("ses.domain_identity {stuck}"));
     assert_eq!(t.result, Some(false));
-    assert!(t.comment.contains("timed out after 2s; still pending: verification PENDING, DKIM PENDING"), "{}", t.comment);
+    assert!(
+        t.comment.contains("timed out after 2s; still pending: verification PENDING, DKIM PENDING"),
+        "{}",
+        t.comment
+    );
     assert!(t.comment.contains("._domainkey CNAME"), "the records to create are listed: {}", t.comment);
     assert_eq!(t.changes["new"]["dkim"], "RSA_2048_BIT", "the identity was created: {t:#?}");
 }
@@ -59,7 +63,10 @@ async fn wait_polls_until_verified_and_times_out_naming_what_is_pending() {
 #[tokio::test]
 async fn a_failed_verification_stops_the_wait_at_once() {
     let d = domain();
-    moto_control("identity-status", json!({"EmailIdentity": d, "PendingReads": 0, "Status": "FAILED", "Region": "us-east-1"}));
+    moto_control(
+        "identity-status",
+        json!({"EmailIdentity": d, "PendingReads": 0, "Status": "FAILED", "Region": "us-east-1"}),
+    );
     let run = converge(&json!({"ses": {"domains": {&d: {"wait": "10m"}}}}), false).await;
     let r = run.get(&format!("ses.domain_identity {d}"));
     assert_eq!(r.result, Some(false));
@@ -103,7 +110,9 @@ print(base64.b64encode(bytes([4]) + sig).decode())
 
 #[test]
 fn smtp_passwords_match_an_independent_derivation() {
-    for (secret, region) in [("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1"), ("AbCdEf0123456789+/xyz", "eu-west-2")] {
+    for (secret, region) in
+        [("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1"), ("AbCdEf0123456789+/xyz", "eu-west-2")]
+    {
         let ours = ocp_aws::resources::ses::smtp_credentials::smtp_password(secret, region);
         assert_eq!(ours, python_smtp_password(secret, region), "{region}");
         let (status, out, _) = binary(&["smtp-password", "--region", region], secret);
@@ -116,9 +125,7 @@ async fn smtp_credentials_are_written_once_per_region_and_never_shown() {
     let user = unique("ses-smtp");
     let dir = support::temp_dir("smtp");
     let file = dir.join("ses_smtp.sls").to_string_lossy().into_owned();
-    let spec = |regions: Value, rotate: bool| {
-        json!({"ses": {"smtp_credentials": {&user: {"secret_file": &file, "pillar_key": "smtp", "regions": regions, "rotate": rotate}}}})
-    };
+    let spec = |regions: Value, rotate: bool| json!({"ses": {"smtp_credentials": {&user: {"secret_file": &file, "pillar_key": "smtp", "regions": regions, "rotate": rotate}}}});
     let run = converge(&spec(json!(["eu-west-2", "us-east-1"]), false), false).await;
     let r = run.get(&format!("ses.smtp_credentials {user}"));
     assert_eq!(r.result, Some(true), "{r:#?}");
@@ -167,7 +174,11 @@ async fn account_settings_disable_suppression_and_request_production_access_once
     assert_eq!(r.changes["new"]["production_access"], "requested");
     assert!(r.comment.contains("Production access: pending review"), "{}", r.comment);
     let again = converge(&pillar, false).await;
-    assert!(again.unchanged() && again.writes().is_empty(), "a pending request is not sent again: {:#?}", again.returns);
+    assert!(
+        again.unchanged() && again.writes().is_empty(),
+        "a pending request is not sent again: {:#?}",
+        again.returns
+    );
 
     moto_control("account-review", json!({"Status": "GRANTED", "Region": "ap-south-1"}));
     let granted = converge(&pillar, false).await;
@@ -188,7 +199,10 @@ fn dns_records_and_a_live_check_against_a_local_nameserver() {
     assert_eq!(status, 0, "{err}");
     let sub = d.trim_end_matches(".example.org");
     assert!(table.contains(&format!("._domainkey.{sub}  CNAME")), "{table}");
-    assert!(table.contains(&format!("bounce.{sub}")) && table.contains("feedback-smtp.eu-west-2.amazonses.com"), "{table}");
+    assert!(
+        table.contains(&format!("bounce.{sub}")) && table.contains("feedback-smtp.eu-west-2.amazonses.com"),
+        "{table}"
+    );
     assert!(!table.contains("example.org  "), "host names are relative to the zone: {table}");
 
     let (_, json_out, _) = binary(&[&["dns", "records", &d, "--output", "json"][..], &conn[..]].concat(), "");
@@ -203,29 +217,48 @@ fn dns_records_and_a_live_check_against_a_local_nameserver() {
         answers.push((r["name"].as_str().unwrap().to_string(), Answer::Cname(target)));
     }
     answers.push((format!("bounce.{d}"), Answer::Mx(10, "feedback-smtp.eu-west-2.amazonses.com".into())));
-    answers.push((format!("bounce.{d}"), Answer::Txt("v=spf1 include:amazonses.com include:amazonses.com ~all".into())));
+    answers
+        .push((format!("bounce.{d}"), Answer::Txt("v=spf1 include:amazonses.com include:amazonses.com ~all".into())));
     answers.push((format!("_dmarc.{d}"), Answer::Txt("v=DMARC1; p=quarantine; rua=mailto:dmarc@example.org".into())));
     let ns = dns_server::start(answers);
 
-    let (status, report, err) = binary(&[&["dns", "check", &d, "--nameserver", &ns.to_string(), "--output", "json"][..], &conn[..]].concat(), "");
+    let (status, report, err) = binary(
+        &[&["dns", "check", &d, "--nameserver", &ns.to_string(), "--output", "json"][..], &conn[..]].concat(),
+        "",
+    );
     assert_eq!(status, 1, "a wrong record fails the check: {report}{err}");
     let v: Value = serde_json::from_str(&report).unwrap();
-    let statuses: Vec<(&str, &str)> =
-        v["records"].as_array().unwrap().iter().map(|r| (r["purpose"].as_str().unwrap(), r["status"].as_str().unwrap())).collect();
+    let statuses: Vec<(&str, &str)> = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["purpose"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
     assert_eq!(
         statuses,
-        [("DKIM", "present"), ("DKIM", "present"), ("DKIM", "wrong"), ("MAIL FROM MX", "present"), ("MAIL FROM SPF", "wrong"), ("DMARC", "present")]
+        [
+            ("DKIM", "present"),
+            ("DKIM", "present"),
+            ("DKIM", "wrong"),
+            ("MAIL FROM MX", "present"),
+            ("MAIL FROM SPF", "wrong"),
+            ("DMARC", "present")
+        ]
     );
     assert!(v["records"][4]["detail"].as_str().unwrap().contains("includes amazonses.com 2 times"));
     assert_eq!(v["dmarc_alignment"]["aligned"], false);
 
     // All records right: the check passes and DKIM is aligned.
-    let mut good: Vec<(String, Answer)> = dkim.iter().map(|r| (r["name"].as_str().unwrap().to_string(), Answer::Cname(r["value"].as_str().unwrap().to_string()))).collect();
+    let mut good: Vec<(String, Answer)> = dkim
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap().to_string(), Answer::Cname(r["value"].as_str().unwrap().to_string())))
+        .collect();
     good.push((format!("bounce.{d}"), Answer::Mx(10, "feedback-smtp.eu-west-2.amazonses.com".into())));
     good.push((format!("bounce.{d}"), Answer::Txt("v=spf1 include:amazonses.com ~all".into())));
     good.push((format!("_dmarc.{d}"), Answer::Txt("v=DMARC1; p=none;".into())));
     let ns = dns_server::start(good);
-    let (status, report, err) = binary(&[&["dns", "check", &d, "--nameserver", &ns.to_string()][..], &conn[..]].concat(), "");
+    let (status, report, err) =
+        binary(&[&["dns", "check", &d, "--nameserver", &ns.to_string()][..], &conn[..]].concat(), "");
     assert_eq!(status, 0, "{report}{err}");
     assert!(report.contains("is DMARC-aligned and verifies"), "{report}");
 }

@@ -74,7 +74,10 @@ pub struct Run {
 
 impl Run {
     pub fn get(&self, id: &str) -> &StateReturn {
-        self.returns.iter().find(|r| r.id.as_deref() == Some(id)).unwrap_or_else(|| panic!("no state {id} in {:#?}", self.returns))
+        self.returns
+            .iter()
+            .find(|r| r.id.as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("no state {id} in {:#?}", self.returns))
     }
     pub fn writes(&self) -> Vec<String> {
         self.calls.writes().iter().map(|c| format!("{} {}", c.service, c.operation)).collect()
@@ -90,7 +93,12 @@ impl Run {
 pub async fn converge(pillar: &Value, test: bool) -> Run {
     let (outcome, engine) = app::converge_with(pillar, &connection(), test, None).await;
     let returns: Vec<StateReturn> = serde_json::from_value(outcome.response.clone()).expect("a list of state returns");
-    Run { status: outcome.status, returns, calls: engine.map(|e| e.calls().clone()).unwrap_or_default(), response: outcome.response }
+    Run {
+        status: outcome.status,
+        returns,
+        calls: engine.map(|e| e.calls().clone()).unwrap_or_default(),
+        response: outcome.response,
+    }
 }
 
 pub async fn sdk() -> aws_config::SdkConfig {
@@ -128,7 +136,11 @@ pub fn binary(args: &[&str], stdin: &str) -> (i32, String, String) {
         .expect("run ocp-aws");
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 /// A fresh temporary folder for secret files.

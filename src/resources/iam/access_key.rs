@@ -22,18 +22,36 @@ pub struct KeyInfo {
 
 /// The user's access keys.
 pub async fn list(cx: &Cx<'_>, user: &str) -> Result<Vec<KeyInfo>, Error> {
-    let items: Vec<_> =
-        cx.iam().list_access_keys().user_name(user).into_paginator().items().send().try_collect().await.op("ListAccessKeys")?;
+    let items: Vec<_> = cx
+        .iam()
+        .list_access_keys()
+        .user_name(user)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .op("ListAccessKeys")?;
     Ok(items
         .iter()
-        .filter_map(|k| Some(KeyInfo { id: k.access_key_id()?.to_string(), active: k.status() == Some(&StatusType::Active) }))
+        .filter_map(|k| {
+            Some(KeyInfo { id: k.access_key_id()?.to_string(), active: k.status() == Some(&StatusType::Active) })
+        })
         .collect())
 }
 
 /// Records in `d` what to do about the key (field `field`), from the keys AWS has and the key id the
 /// secret file holds: nothing when they agree; a new key when AWS has none; with `rotate`, a new key
 /// replacing the others; otherwise a conflict that says how to recover.
-pub fn diff(field: &'static str, user: &str, file: &str, rotate: bool, keys: &[KeyInfo], in_file: Option<&str>, d: &mut Diff) {
+pub fn diff(
+    field: &'static str,
+    user: &str,
+    file: &str,
+    rotate: bool,
+    keys: &[KeyInfo],
+    in_file: Option<&str>,
+    d: &mut Diff,
+) {
     let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
     let written = json!({"secret": format!("written to {file}")});
     match in_file {
@@ -65,7 +83,15 @@ pub fn diff(field: &'static str, user: &str, file: &str, rotate: bool, keys: &[K
 /// Creates a key, writes what `values` makes of (id, secret) to `target`, then deletes `old` keys.
 /// If the file cannot be written, the new key is deleted again, so no credential exists that nobody
 /// holds. Updates the diff's `field` with the new key id. Returns the new key id.
-pub async fn replace<F>(cx: &Cx<'_>, user: &str, target: &Target, old: &[KeyInfo], field: &'static str, diff: &mut Diff, values: F) -> Result<String, Error>
+pub async fn replace<F>(
+    cx: &Cx<'_>,
+    user: &str,
+    target: &Target,
+    old: &[KeyInfo],
+    field: &'static str,
+    diff: &mut Diff,
+    values: F,
+) -> Result<String, Error>
 where
     F: FnOnce(&str, &str) -> Map<String, Value>,
 {
@@ -73,7 +99,8 @@ where
     let created = retry_while(&["NoSuchEntity"], || iam.create_access_key().user_name(user).send())
         .await
         .op("CreateAccessKey")?;
-    let key = created.access_key().ok_or_else(|| Error::Refused("IAM created an access key but did not return it".into()))?;
+    let key =
+        created.access_key().ok_or_else(|| Error::Refused("IAM created an access key but did not return it".into()))?;
     let id = key.access_key_id().to_string();
     let written = {
         let _lock = cx.secret_lock().await;
@@ -81,11 +108,20 @@ where
     };
     if let Err(e) = written {
         let rollback = iam.delete_access_key().user_name(user).access_key_id(&id).send().await;
-        let undone = if rollback.is_ok() { "the new key was deleted again" } else { "deleting the new key failed too; delete it by hand" };
+        let undone = if rollback.is_ok() {
+            "the new key was deleted again"
+        } else {
+            "deleting the new key failed too; delete it by hand"
+        };
         return Err(Error::Refused(format!("{e}; {undone} ({id})")));
     }
     for k in old {
-        iam.delete_access_key().user_name(user).access_key_id(&k.id).send().await.none_if("DeleteAccessKey", &["NoSuchEntity"])?;
+        iam.delete_access_key()
+            .user_name(user)
+            .access_key_id(&k.id)
+            .send()
+            .await
+            .none_if("DeleteAccessKey", &["NoSuchEntity"])?;
     }
     if let Some(f) = diff.fields.iter_mut().find(|f| f.field == field) {
         f.new = json!({"id": id, "secret": format!("written to {}", target.file)});
@@ -96,7 +132,13 @@ where
 /// Deletes all of the user's keys (before deleting the user).
 pub async fn delete_all(cx: &Cx<'_>, user: &str) -> Result<(), Error> {
     for key in list(cx, user).await? {
-        cx.iam().delete_access_key().user_name(user).access_key_id(key.id).send().await.none_if("DeleteAccessKey", &["NoSuchEntity"])?;
+        cx.iam()
+            .delete_access_key()
+            .user_name(user)
+            .access_key_id(key.id)
+            .send()
+            .await
+            .none_if("DeleteAccessKey", &["NoSuchEntity"])?;
     }
     Ok(())
 }

@@ -86,7 +86,9 @@ fn normalize_statement(statement: &Value) -> Value {
                     ops.iter()
                         .map(|(op, keys)| {
                             let keys = match keys {
-                                Value::Object(m) => Value::Object(m.iter().map(|(ck, cv)| (ck.clone(), string_set(cv))).collect()),
+                                Value::Object(m) => {
+                                    Value::Object(m.iter().map(|(ck, cv)| (ck.clone(), string_set(cv))).collect())
+                                }
                                 other => other.clone(),
                             };
                             (op.clone(), keys)

@@ -49,11 +49,8 @@ impl Kind for Group {
     type Spec = Spec;
     type Observed = Observed;
 
-    fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
+    fn check(name: &str, _spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::iam_name(name, 128, path, errors);
-        if let Some(r) = &spec.region {
-            validate::region(r, &format!("{path}.region"), errors);
-        }
     }
 
     fn refs(spec: &Spec) -> Vec<Ref> {
@@ -103,7 +100,13 @@ impl Kind for Group {
 
     // ---- apply ---------------------------------------------------------------------------------
 
-    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Observed>, _diff: &mut Diff) -> Result<(), Error> {
+    async fn apply(
+        cx: &Cx<'_>,
+        name: &str,
+        spec: &Spec,
+        observed: Option<&Observed>,
+        _diff: &mut Diff,
+    ) -> Result<(), Error> {
         let iam = cx.iam();
         if observed.is_none() {
             iam.create_group().group_name(name).send().await.op("CreateGroup")?;
@@ -116,12 +119,22 @@ impl Kind for Group {
                 &want,
                 &have,
                 async |arn| {
-                    crate::aws::retry_while(&["NoSuchEntity"], || iam.attach_group_policy().group_name(name).policy_arn(&arn).send())
+                    crate::aws::retry_while(&["NoSuchEntity"], || {
+                        iam.attach_group_policy().group_name(name).policy_arn(&arn).send()
+                    })
+                    .await
+                    .op("AttachGroupPolicy")
+                    .map(drop)
+                },
+                async |arn| {
+                    iam.detach_group_policy()
+                        .group_name(name)
+                        .policy_arn(arn)
+                        .send()
                         .await
-                        .op("AttachGroupPolicy")
+                        .op("DetachGroupPolicy")
                         .map(drop)
                 },
-                async |arn| iam.detach_group_policy().group_name(name).policy_arn(arn).send().await.op("DetachGroupPolicy").map(drop),
             )
             .await?;
         }
@@ -135,7 +148,12 @@ impl Kind for Group {
         let members: Vec<_> =
             iam.get_group().group_name(name).into_paginator().send().try_collect().await.op("GetGroup")?;
         for user in members.iter().flat_map(|p| p.users()) {
-            iam.remove_user_from_group().group_name(name).user_name(user.user_name()).send().await.none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
+            iam.remove_user_from_group()
+                .group_name(name)
+                .user_name(user.user_name())
+                .send()
+                .await
+                .none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
         }
         let policies: Vec<_> = iam
             .list_attached_group_policies()
@@ -147,12 +165,29 @@ impl Kind for Group {
             .await
             .op("ListAttachedGroupPolicies")?;
         for arn in policies.iter().filter_map(|p| p.policy_arn()) {
-            iam.detach_group_policy().group_name(name).policy_arn(arn).send().await.none_if("DetachGroupPolicy", &["NoSuchEntity"])?;
+            iam.detach_group_policy()
+                .group_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .none_if("DetachGroupPolicy", &["NoSuchEntity"])?;
         }
-        let inline: Vec<String> =
-            iam.list_group_policies().group_name(name).into_paginator().items().send().try_collect().await.op("ListGroupPolicies")?;
+        let inline: Vec<String> = iam
+            .list_group_policies()
+            .group_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("ListGroupPolicies")?;
         for p in inline {
-            iam.delete_group_policy().group_name(name).policy_name(p).send().await.none_if("DeleteGroupPolicy", &["NoSuchEntity"])?;
+            iam.delete_group_policy()
+                .group_name(name)
+                .policy_name(p)
+                .send()
+                .await
+                .none_if("DeleteGroupPolicy", &["NoSuchEntity"])?;
         }
         iam.delete_group().group_name(name).send().await.op("DeleteGroup")?;
         Ok(())

@@ -61,7 +61,13 @@ pub fn add_remove(want: &[String], have: &[String]) -> (Vec<String>, Vec<String>
 }
 
 /// Attaches and detaches managed policies so that exactly `want` (comparison keys) is attached.
-pub async fn sync_policies<A, D>(cx: &Cx<'_>, want: &[String], have: &[String], mut attach: A, mut detach: D) -> Result<(), Error>
+pub async fn sync_policies<A, D>(
+    cx: &Cx<'_>,
+    want: &[String],
+    have: &[String],
+    mut attach: A,
+    mut detach: D,
+) -> Result<(), Error>
 where
     A: AsyncFnMut(String) -> Result<(), Error>,
     D: AsyncFnMut(String) -> Result<(), Error>,

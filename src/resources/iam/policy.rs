@@ -81,9 +81,6 @@ impl Kind for Policy {
 
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::iam_name(name, 128, path, errors);
-        if let Some(r) = &spec.region {
-            validate::region(r, &format!("{path}.region"), errors);
-        }
         match (&spec.bucket_access, &spec.document) {
             (Some(_), Some(_)) => errors.push(Invalid::new(path, "give bucket_access or document, not both")),
             (None, None) if spec.ensure == Ensure::Present => {
@@ -108,7 +105,8 @@ impl Kind for Policy {
     async fn read(cx: &Cx<'_>, name: &str, _spec: &Spec) -> Result<Option<Observed>, Error> {
         let iam = cx.iam();
         let arn = policy_arn(cx, name).await?;
-        let Some(found) = iam.get_policy().policy_arn(&arn).send().await.none_if("GetPolicy", &["NoSuchEntity"])? else {
+        let Some(found) = iam.get_policy().policy_arn(&arn).send().await.none_if("GetPolicy", &["NoSuchEntity"])?
+        else {
             return Ok(None);
         };
         let default_version = found.policy().and_then(|p| p.default_version_id()).unwrap_or("v1").to_string();
@@ -146,7 +144,13 @@ impl Kind for Policy {
 
     // ---- apply ---------------------------------------------------------------------------------
 
-    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Observed>, _diff: &mut Diff) -> Result<(), Error> {
+    async fn apply(
+        cx: &Cx<'_>,
+        name: &str,
+        spec: &Spec,
+        observed: Option<&Observed>,
+        _diff: &mut Diff,
+    ) -> Result<(), Error> {
         let iam = cx.iam();
         let text = spec.desired().to_string();
         let Some(o) = observed else {
@@ -188,13 +192,28 @@ impl Kind for Policy {
             .op("ListEntitiesForPolicy")?;
         for page in &pages {
             for u in page.policy_users().iter().filter_map(|u| u.user_name()) {
-                iam.detach_user_policy().user_name(u).policy_arn(&o.arn).send().await.none_if("DetachUserPolicy", &["NoSuchEntity"])?;
+                iam.detach_user_policy()
+                    .user_name(u)
+                    .policy_arn(&o.arn)
+                    .send()
+                    .await
+                    .none_if("DetachUserPolicy", &["NoSuchEntity"])?;
             }
             for g in page.policy_groups().iter().filter_map(|g| g.group_name()) {
-                iam.detach_group_policy().group_name(g).policy_arn(&o.arn).send().await.none_if("DetachGroupPolicy", &["NoSuchEntity"])?;
+                iam.detach_group_policy()
+                    .group_name(g)
+                    .policy_arn(&o.arn)
+                    .send()
+                    .await
+                    .none_if("DetachGroupPolicy", &["NoSuchEntity"])?;
             }
             for r in page.policy_roles().iter().filter_map(|r| r.role_name()) {
-                iam.detach_role_policy().role_name(r).policy_arn(&o.arn).send().await.none_if("DetachRolePolicy", &["NoSuchEntity"])?;
+                iam.detach_role_policy()
+                    .role_name(r)
+                    .policy_arn(&o.arn)
+                    .send()
+                    .await
+                    .none_if("DetachRolePolicy", &["NoSuchEntity"])?;
             }
         }
         for v in list_versions(cx, &o.arn).await?.iter().filter(|v| !v.is_default_version) {
@@ -233,7 +252,8 @@ mod tests {
     #[test]
     fn exactly_one_source() {
         assert_eq!(errors(&Spec::default()).len(), 1);
-        let both = Spec { bucket_access: Some("b".into()), document: Some(json!({"Statement": []})), ..Spec::default() };
+        let both =
+            Spec { bucket_access: Some("b".into()), document: Some(json!({"Statement": []})), ..Spec::default() };
         assert_eq!(errors(&both).len(), 1);
         assert!(errors(&Spec { bucket_access: Some("b".into()), ..Spec::default() }).is_empty());
         let absent = Spec { ensure: Ensure::Absent, ..Spec::default() };

@@ -94,9 +94,6 @@ impl Kind for User {
 
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::iam_name(name, 64, path, errors);
-        if let Some(r) = &spec.region {
-            validate::region(r, &format!("{path}.region"), errors);
-        }
         if let Some(k) = &spec.access_key {
             validate::secret_file(&k.secret_file, &format!("{path}.access_key.secret_file"), errors);
         }
@@ -157,7 +154,8 @@ impl Kind for User {
         }
         if let Some(k) = &spec.access_key {
             o.access_keys = Some(access_key::list(cx, name).await?);
-            o.secret_file_key = k.target().read()?.and_then(|m| m.get("aws_access_key_id")?.as_str().map(str::to_string));
+            o.secret_file_key =
+                k.target().read()?.and_then(|m| m.get("aws_access_key_id")?.as_str().map(str::to_string));
         }
         Ok(Some(o))
     }
@@ -195,7 +193,13 @@ impl Kind for User {
 
     // ---- apply ---------------------------------------------------------------------------------
 
-    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Observed>, diff: &mut Diff) -> Result<(), Error> {
+    async fn apply(
+        cx: &Cx<'_>,
+        name: &str,
+        spec: &Spec,
+        observed: Option<&Observed>,
+        diff: &mut Diff,
+    ) -> Result<(), Error> {
         let iam = cx.iam();
         if observed.is_none() {
             iam.create_user().user_name(name).send().await.op("CreateUser")?;
@@ -225,7 +229,15 @@ impl Kind for User {
                         .op("AttachUserPolicy")
                         .map(drop)
                 },
-                async |arn| iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.op("DetachUserPolicy").map(drop),
+                async |arn| {
+                    iam.detach_user_policy()
+                        .user_name(name)
+                        .policy_arn(arn)
+                        .send()
+                        .await
+                        .op("DetachUserPolicy")
+                        .map(drop)
+                },
             )
             .await?;
         }
@@ -261,17 +273,46 @@ pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
         .await
         .op("ListAttachedUserPolicies")?;
     for arn in policies.iter().filter_map(|p| p.policy_arn()) {
-        iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.none_if("DetachUserPolicy", &["NoSuchEntity"])?;
+        iam.detach_user_policy()
+            .user_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .none_if("DetachUserPolicy", &["NoSuchEntity"])?;
     }
-    let groups: Vec<_> =
-        iam.list_groups_for_user().user_name(name).into_paginator().items().send().try_collect().await.op("ListGroupsForUser")?;
+    let groups: Vec<_> = iam
+        .list_groups_for_user()
+        .user_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .op("ListGroupsForUser")?;
     for g in groups {
-        iam.remove_user_from_group().user_name(name).group_name(g.group_name()).send().await.none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
+        iam.remove_user_from_group()
+            .user_name(name)
+            .group_name(g.group_name())
+            .send()
+            .await
+            .none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
     }
-    let inline: Vec<String> =
-        iam.list_user_policies().user_name(name).into_paginator().items().send().try_collect().await.op("ListUserPolicies")?;
+    let inline: Vec<String> = iam
+        .list_user_policies()
+        .user_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .op("ListUserPolicies")?;
     for p in inline {
-        iam.delete_user_policy().user_name(name).policy_name(p).send().await.none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
+        iam.delete_user_policy()
+            .user_name(name)
+            .policy_name(p)
+            .send()
+            .await
+            .none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
     }
     iam.delete_login_profile().user_name(name).send().await.none_if("DeleteLoginProfile", &["NoSuchEntity"])?;
     iam.delete_user().user_name(name).send().await.op("DeleteUser")?;

@@ -2,9 +2,9 @@
 //! settings (runbook: "Amazon S3", backup buckets with the `delete-after-30-days` rule).
 
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
-    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRuleFilter,
-    NoncurrentVersionExpiration, ObjectIdentifier, PublicAccessBlockConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration,
+    Delete, ExpirationStatus, LifecycleExpiration, LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier,
+    PublicAccessBlockConfiguration,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -98,9 +98,6 @@ impl Kind for Bucket {
 
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::bucket_name(name, path, errors);
-        if let Some(r) = &spec.region {
-            validate::region(r, &format!("{path}.region"), errors);
-        }
         let rules = spec.lifecycle.as_deref().unwrap_or_default();
         if rules.len() > 1000 {
             errors.push(Invalid::new(format!("{path}.lifecycle"), "AWS allows at most 1000 lifecycle rules"));
@@ -108,7 +105,10 @@ impl Kind for Bucket {
         for (i, rule) in rules.iter().enumerate() {
             check_rule(rule, &format!("{path}.lifecycle[{i}]"), errors);
             if rules[..i].iter().any(|r| r.id == rule.id) {
-                errors.push(Invalid::new(format!("{path}.lifecycle[{i}].id"), format!("`{}` is used by an earlier rule", rule.id)));
+                errors.push(Invalid::new(
+                    format!("{path}.lifecycle[{i}].id"),
+                    format!("`{}` is used by an earlier rule", rule.id),
+                ));
             }
         }
     }
@@ -202,7 +202,13 @@ impl Kind for Bucket {
 
     // ---- apply ---------------------------------------------------------------------------------
 
-    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Observed>, diff: &mut Diff) -> Result<(), Error> {
+    async fn apply(
+        cx: &Cx<'_>,
+        name: &str,
+        spec: &Spec,
+        observed: Option<&Observed>,
+        diff: &mut Diff,
+    ) -> Result<(), Error> {
         let s3 = cx.s3();
         if observed.is_none() {
             let mut create = s3.create_bucket().bucket(name);
@@ -281,7 +287,9 @@ impl Kind for Bucket {
                 .iter()
                 .map(|v| (v.key(), v.version_id()))
                 .chain(page.delete_markers().iter().map(|m| (m.key(), m.version_id())))
-                .filter_map(|(k, v)| ObjectIdentifier::builder().key(k?).set_version_id(v.map(str::to_string)).build().ok())
+                .filter_map(|(k, v)| {
+                    ObjectIdentifier::builder().key(k?).set_version_id(v.map(str::to_string)).build().ok()
+                })
                 .collect();
             if objects.is_empty() {
                 break;
@@ -291,7 +299,11 @@ impl Kind for Bucket {
                     "S3 bucket {name} is not empty; set force: true to delete its objects with it"
                 )));
             }
-            let batch = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(|e| Error::invalid("", e.to_string()))?;
+            let batch = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| Error::invalid("", e.to_string()))?;
             let out = s3.delete_objects().bucket(name).delete(batch).send().await.op("DeleteObjects")?;
             if let Some(err) = out.errors().first() {
                 return Err(Error::Refused(format!(
@@ -381,7 +393,8 @@ fn rule_to_aws(rule: &LifecycleRule) -> aws_sdk_s3::types::LifecycleRule {
                 .map(|n| AbortIncompleteMultipartUpload::builder().days_after_initiation(days(n)).build()),
         )
         .set_noncurrent_version_expiration(
-            rule.noncurrent_expire_days.map(|n| NoncurrentVersionExpiration::builder().noncurrent_days(days(n)).build()),
+            rule.noncurrent_expire_days
+                .map(|n| NoncurrentVersionExpiration::builder().noncurrent_days(days(n)).build()),
         )
         .build()
         .expect("id, filter and status are set")
@@ -466,7 +479,12 @@ mod tests {
 
     #[test]
     fn no_diff_when_in_sync_and_unmanaged_fields_are_ignored() {
-        let spec = Spec { region: Some("eu-west-2".into()), lifecycle: Some(vec![backup_rule()]), block_public_access: true, ..Spec::default() };
+        let spec = Spec {
+            region: Some("eu-west-2".into()),
+            lifecycle: Some(vec![backup_rule()]),
+            block_public_access: true,
+            ..Spec::default()
+        };
         assert!(Bucket::diff("b", &spec, Some(&observed())).is_empty());
         let unmanaged = Spec { lifecycle: None, block_public_access: true, ..Spec::default() };
         let o = Observed { lifecycle: None, ..observed() };
@@ -475,7 +493,12 @@ mod tests {
 
     #[test]
     fn drift_is_a_field_change_and_region_a_conflict() {
-        let mut spec = Spec { region: Some("eu-west-2".into()), lifecycle: Some(vec![]), block_public_access: true, ..Spec::default() };
+        let mut spec = Spec {
+            region: Some("eu-west-2".into()),
+            lifecycle: Some(vec![]),
+            block_public_access: true,
+            ..Spec::default()
+        };
         let d = Bucket::diff("b", &spec, Some(&observed()));
         assert!(d.has("lifecycle") && !d.has("block_public_access"));
         spec.region = Some("eu-west-1".into());

@@ -136,9 +136,6 @@ impl Kind for Account {
     type Observed = Observed;
 
     fn check(_name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
-        if let Some(r) = &spec.region {
-            validate::region(r, &format!("{path}.region"), errors);
-        }
         if spec.ensure == Ensure::Absent {
             errors.push(Invalid::new(
                 format!("{path}.ensure"),
@@ -151,7 +148,10 @@ impl Kind for Account {
                 errors.push(Invalid::new(format!("{path}.website_url"), "expected a URL starting with https://"));
             }
             if p.use_case_description.trim().is_empty() {
-                errors.push(Invalid::new(format!("{path}.use_case_description"), "AWS reviews this text: describe the use"));
+                errors.push(Invalid::new(
+                    format!("{path}.use_case_description"),
+                    "AWS reviews this text: describe the use",
+                ));
             }
             if p.additional_contacts.len() > 4 {
                 errors.push(Invalid::new(format!("{path}.additional_contacts"), "AWS takes at most 4 addresses"));
@@ -211,7 +211,13 @@ impl Kind for Account {
 
     // ---- apply ---------------------------------------------------------------------------------
 
-    async fn apply(cx: &Cx<'_>, _name: &str, spec: &Spec, _observed: Option<&Observed>, diff: &mut Diff) -> Result<(), Error> {
+    async fn apply(
+        cx: &Cx<'_>,
+        _name: &str,
+        spec: &Spec,
+        _observed: Option<&Observed>,
+        diff: &mut Diff,
+    ) -> Result<(), Error> {
         let ses = cx.sesv2();
         if let (Some(s), true) = (&spec.suppression_list, diff.has("suppression_list")) {
             let reasons = s.reasons().iter().map(|r| SuppressionListReason::from(r.as_str())).collect();
@@ -278,7 +284,10 @@ mod tests {
         let spec = Spec { suppression_list: Some(Suppression::Disabled(Disabled::Disabled)), ..Spec::default() };
         let d = Account::diff("us-east-1", &spec, Some(&observed(false, None)));
         assert_eq!(d.fields[0].new, serde_json::json!([]));
-        let both = Spec { suppression_list: Some(Suppression::Reasons(vec![Reason::Complaint, Reason::Bounce])), ..Spec::default() };
+        let both = Spec {
+            suppression_list: Some(Suppression::Reasons(vec![Reason::Complaint, Reason::Bounce])),
+            ..Spec::default()
+        };
         assert!(Account::diff("us-east-1", &both, Some(&observed(false, None))).is_empty());
     }
 

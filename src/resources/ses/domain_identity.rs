@@ -1,7 +1,9 @@
 //! `ses.domain_identity`: a sending domain with Easy DKIM, an optional custom MAIL FROM domain, the
 //! DNS records the registrar needs, and an optional wait until SES has verified it (runbook rows 2–4, 7).
 
-use aws_sdk_sesv2::types::{BehaviorOnMxFailure, DkimSigningAttributes, DkimSigningAttributesOrigin, DkimSigningKeyLength};
+use aws_sdk_sesv2::types::{
+    BehaviorOnMxFailure, DkimSigningAttributes, DkimSigningAttributesOrigin, DkimSigningKeyLength,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -127,9 +129,6 @@ impl Kind for DomainIdentity {
 
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::domain(name, path, errors);
-        if let Some(r) = &spec.region {
-            validate::region(r, &format!("{path}.region"), errors);
-        }
         if let Some(mf) = &spec.mail_from {
             if mf.strip_suffix(&format!(".{name}")).is_none_or(str::is_empty) {
                 errors.push(Invalid::new(
@@ -198,7 +197,13 @@ impl Kind for DomainIdentity {
 
     // ---- apply ---------------------------------------------------------------------------------
 
-    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Identity>, diff: &mut Diff) -> Result<(), Error> {
+    async fn apply(
+        cx: &Cx<'_>,
+        name: &str,
+        spec: &Spec,
+        observed: Option<&Identity>,
+        diff: &mut Diff,
+    ) -> Result<(), Error> {
         let ses = cx.sesv2();
         let key = DkimSigningKeyLength::from(spec.dkim.as_str());
         if observed.is_none() {
@@ -284,7 +289,11 @@ fn pending(o: &Identity, mail_from: bool) -> Vec<String> {
 fn failed(o: &Identity) -> Option<String> {
     let bad = |s: &str| s == "FAILED";
     if bad(&o.verification_status) || o.dkim_status.as_deref().is_some_and(bad) {
-        return Some(format!("verification {}, DKIM {}", o.verification_status, o.dkim_status.as_deref().unwrap_or("unknown")));
+        return Some(format!(
+            "verification {}, DKIM {}",
+            o.verification_status,
+            o.dkim_status.as_deref().unwrap_or("unknown")
+        ));
     }
     o.mail_from_status.as_deref().filter(|s| bad(s)).map(|s| format!("MAIL FROM {s}"))
 }
@@ -355,7 +364,12 @@ mod tests {
     #[test]
     fn checks_mail_from_wait_and_zone() {
         let mut e = Vec::new();
-        let s = Spec { mail_from: Some("bounce.other.org".into()), wait: Some("soon".into()), zone: Some("x.org".into()), ..Spec::default() };
+        let s = Spec {
+            mail_from: Some("bounce.other.org".into()),
+            wait: Some("soon".into()),
+            zone: Some("x.org".into()),
+            ..Spec::default()
+        };
         DomainIdentity::check("example.org", &s, "p", &mut e);
         let paths: Vec<&str> = e.iter().map(|i| i.path.as_str()).collect();
         assert_eq!(paths, ["p.mail_from", "p.wait", "p.zone"]);

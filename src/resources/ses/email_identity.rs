@@ -37,11 +37,8 @@ impl Kind for EmailIdentity {
     type Spec = Spec;
     type Observed = Identity;
 
-    fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
+    fn check(name: &str, _spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::email(name, path, errors);
-        if let Some(r) = &spec.region {
-            validate::region(r, &format!("{path}.region"), errors);
-        }
     }
 
     async fn read(cx: &Cx<'_>, name: &str, _spec: &Spec) -> Result<Option<Identity>, Error> {
@@ -59,7 +56,13 @@ impl Kind for EmailIdentity {
 
     // ---- apply ---------------------------------------------------------------------------------
 
-    async fn apply(cx: &Cx<'_>, name: &str, _spec: &Spec, observed: Option<&Identity>, _diff: &mut Diff) -> Result<(), Error> {
+    async fn apply(
+        cx: &Cx<'_>,
+        name: &str,
+        _spec: &Spec,
+        observed: Option<&Identity>,
+        _diff: &mut Diff,
+    ) -> Result<(), Error> {
         if observed.is_none() {
             cx.sesv2().create_email_identity().email_identity(name).send().await.op("CreateEmailIdentity")?;
         }

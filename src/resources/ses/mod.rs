@@ -48,7 +48,10 @@ pub async fn read_identity(cx: &Cx<'_>, identity: &str) -> Result<Option<Identit
     let dkim = out.dkim_attributes();
     let mail_from = out.mail_from_attributes().filter(|m| !m.mail_from_domain().is_empty());
     Ok(Some(Identity {
-        verification_status: out.verification_status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "PENDING".into()),
+        verification_status: out
+            .verification_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "PENDING".into()),
         verified_for_sending: out.verified_for_sending_status(),
         dkim_status: dkim.and_then(|d| d.status()).map(|s| s.as_str().to_string()),
         dkim_tokens: dkim.map(|d| d.tokens().to_vec()).unwrap_or_default(),
@@ -99,7 +102,12 @@ where
                 waiting.join(", ")
             )));
         }
-        eprintln!("ocp-aws: {what}: waiting for {} ({}s of {}s).", waiting.join(", "), elapsed.as_secs(), limit.as_secs());
+        eprintln!(
+            "ocp-aws: {what}: waiting for {} ({}s of {}s).",
+            waiting.join(", "),
+            elapsed.as_secs(),
+            limit.as_secs()
+        );
         tokio::time::sleep(pause.min(limit - elapsed)).await;
         pause = (pause * 2).min(Duration::from_secs(30));
     }

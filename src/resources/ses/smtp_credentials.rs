@@ -61,7 +61,10 @@ impl Spec {
         Target::new(&self.secret_file, self.pillar_key.as_deref())
     }
     fn smtp_regions(&self) -> Vec<String> {
-        let mut r = self.regions.clone().unwrap_or_else(|| vec![self.region.clone().unwrap_or_else(|| crate::aws::DEFAULT_REGION.into())]);
+        let mut r = self
+            .regions
+            .clone()
+            .unwrap_or_else(|| vec![self.region.clone().unwrap_or_else(|| crate::aws::DEFAULT_REGION.into())]);
         r.sort();
         r.dedup();
         r
@@ -137,9 +140,6 @@ impl Kind for SmtpCredentials {
 
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::iam_name(name, 64, path, errors);
-        if let Some(r) = &spec.region {
-            validate::region(r, &format!("{path}.region"), errors);
-        }
         for (i, r) in spec.regions.iter().flatten().enumerate() {
             validate::region(r, &format!("{path}.regions[{i}]"), errors);
         }
@@ -148,7 +148,8 @@ impl Kind for SmtpCredentials {
         }
         if spec.ensure == Ensure::Present {
             if spec.secret_file.is_empty() {
-                errors.push(Invalid::new(format!("{path}.secret_file"), "missing: where should the SMTP passwords go?"));
+                errors
+                    .push(Invalid::new(format!("{path}.secret_file"), "missing: where should the SMTP passwords go?"));
             } else {
                 validate::secret_file(&spec.secret_file, &format!("{path}.secret_file"), errors);
             }
@@ -174,7 +175,13 @@ impl Kind for SmtpCredentials {
         if spec.ensure == Ensure::Absent {
             return Ok(Some(o));
         }
-        let policy = iam.get_user_policy().user_name(name).policy_name(POLICY).send().await.none_if("GetUserPolicy", &["NoSuchEntity"])?;
+        let policy = iam
+            .get_user_policy()
+            .user_name(name)
+            .policy_name(POLICY)
+            .send()
+            .await
+            .none_if("GetUserPolicy", &["NoSuchEntity"])?;
         o.policy = policy.map(|p| document::from_iam(p.policy_document())).transpose().map_err(Error::Refused)?;
         o.access_keys = access_key::list(cx, name).await?;
         if let Some(file) = spec.target().read()? {
@@ -206,7 +213,15 @@ impl Kind for SmtpCredentials {
             Some(p) if document::same(p, &send_only()) => {}
             other => d.set("policy", other, send_only()),
         }
-        access_key::diff("smtp_credentials", name, &spec.secret_file, spec.rotate, &o.access_keys, o.secret_file_key.as_deref(), &mut d);
+        access_key::diff(
+            "smtp_credentials",
+            name,
+            &spec.secret_file,
+            spec.rotate,
+            &o.access_keys,
+            o.secret_file_key.as_deref(),
+            &mut d,
+        );
         let in_sync = !d.has("smtp_credentials") && d.conflicts.is_empty();
         let missing: Vec<&String> = regions.iter().filter(|r| !o.secret_file_regions.contains(r)).collect();
         if in_sync && !missing.is_empty() {
@@ -226,14 +241,24 @@ impl Kind for SmtpCredentials {
 
     // ---- apply ---------------------------------------------------------------------------------
 
-    async fn apply(cx: &Cx<'_>, name: &str, spec: &Spec, observed: Option<&Observed>, diff: &mut Diff) -> Result<(), Error> {
+    async fn apply(
+        cx: &Cx<'_>,
+        name: &str,
+        spec: &Spec,
+        observed: Option<&Observed>,
+        diff: &mut Diff,
+    ) -> Result<(), Error> {
         let iam = cx.iam();
         if observed.is_none() {
             iam.create_user().user_name(name).send().await.op("CreateUser")?;
         }
         if diff.has("policy") {
             crate::aws::retry_while(&["NoSuchEntity"], || {
-                iam.put_user_policy().user_name(name).policy_name(POLICY).policy_document(send_only().to_string()).send()
+                iam.put_user_policy()
+                    .user_name(name)
+                    .policy_name(POLICY)
+                    .policy_document(send_only().to_string())
+                    .send()
             })
             .await
             .op("PutUserPolicy")?;
@@ -288,7 +313,11 @@ mod tests {
 
     #[test]
     fn a_new_region_needs_rotate() {
-        let mut spec = Spec { secret_file: "/f".into(), regions: Some(vec!["eu-west-2".into(), "us-east-1".into()]), ..Spec::default() };
+        let mut spec = Spec {
+            secret_file: "/f".into(),
+            regions: Some(vec!["eu-west-2".into(), "us-east-1".into()]),
+            ..Spec::default()
+        };
         assert!(SmtpCredentials::diff("u", &spec, Some(&observed(&["eu-west-2", "us-east-1"]))).is_empty());
         let d = SmtpCredentials::diff("u", &spec, Some(&observed(&["eu-west-2"])));
         assert!(d.conflicts[0].contains("no SMTP password for us-east-1"), "{:?}", d.conflicts);
