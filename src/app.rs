@@ -91,8 +91,8 @@ fn kind_of(request: &Request) -> Result<(KindId, String), Error> {
 async fn state(request: &Request) -> Outcome {
     let name = request.name.clone().unwrap_or_default();
     let node = kind_of(request).and_then(|(kind, name)| {
-        let absent = request.action == Some(Action::Absent);
-        pillar::single(kind, &name, &request.params, absent, request.connection.region.as_deref())
+        let action = request.action.ok_or_else(|| Error::invalid("request.action", "missing: present or absent"))?;
+        pillar::single(kind, &name, &request.params, action == Action::Absent, request.connection.region.as_deref())
     });
     let node = match node {
         Ok(n) => n,

@@ -77,7 +77,12 @@ fn invalid_pillar_exits_2_naming_the_path_before_any_aws_call() {
 
 #[test]
 fn unreadable_requests_exit_2_with_a_json_answer() {
-    for bad in ["not json", "{\"version\": 2, \"op\": \"state\"}", "{\"version\": 1, \"op\": \"frobnicate\"}"] {
+    for bad in [
+        "not json",
+        "{\"version\": 2, \"op\": \"state\"}",
+        "{\"version\": 1, \"op\": \"frobnicate\"}",
+        "{\"version\": 1, \"op\": \"state\", \"kind\": \"s3.bucket\", \"name\": \"ocp-b\"}",
+    ] {
         let (status, out, _) = binary(&["stdio"], bad);
         assert_eq!(status, 2, "{bad}: {out}");
         let ret: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("JSON for {bad}: {out}"));
@@ -103,9 +108,11 @@ fn expand_lists_salt_states_in_order_with_requisites() {
 
 #[test]
 fn plan_apply_and_validate_commands_on_the_example() {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/backup.yaml");
-    let (status, out, err) = binary(&["validate", "-f", example], "");
-    assert_eq!(status, 0, "{out}{err}");
+    for example in ["backup.yaml", "ses.yaml"] {
+        let path = format!("{}/examples/{example}", env!("CARGO_MANIFEST_DIR"));
+        let (status, out, err) = binary(&["validate", "-f", &path], "");
+        assert_eq!(status, 0, "{out}{err}");
+    }
     let bad = std::env::temp_dir().join(format!("{}.yaml", unique("bad")));
     std::fs::write(&bad, "ocp_aws:\n  s3:\n    buckets:\n      Bad_Name: {}\n").unwrap();
     let (status, _, err) = binary(&["validate", "-f", bad.to_str().unwrap()], "");
