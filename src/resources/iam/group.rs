@@ -70,7 +70,7 @@ impl Kind for Group {
         };
         let arn = found.group().map(|g| g.arn().to_string()).unwrap_or_default();
         let policies = match (&spec.policies, spec.ensure) {
-            (Some(_), Ensure::Present) => Some(attached(cx, name).await?),
+            (Some(_), Ensure::Present) => Some(policy_keys(attached(cx, name).await?.iter().map(String::as_str))),
             _ => None,
         };
         Ok(Some(Observed { arn, policies }))
@@ -155,16 +155,7 @@ impl Kind for Group {
                 .await
                 .none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
         }
-        let policies: Vec<_> = iam
-            .list_attached_group_policies()
-            .group_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .op("ListAttachedGroupPolicies")?;
-        for arn in policies.iter().filter_map(|p| p.policy_arn()) {
+        for arn in attached(cx, name).await? {
             iam.detach_group_policy()
                 .group_name(name)
                 .policy_arn(arn)
@@ -194,6 +185,7 @@ impl Kind for Group {
     }
 }
 
+/// The ARNs of the managed policies attached to the group.
 async fn attached(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
     let items: Vec<_> = cx
         .iam()
@@ -205,5 +197,5 @@ async fn attached(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
         .try_collect()
         .await
         .op("ListAttachedGroupPolicies")?;
-    Ok(policy_keys(items.iter().filter_map(|p| p.policy_arn())))
+    Ok(items.iter().filter_map(|p| p.policy_arn()).map(str::to_string).collect())
 }

@@ -129,28 +129,10 @@ impl Kind for User {
             return Ok(Some(o));
         }
         if spec.policies.is_some() {
-            let items: Vec<_> = iam
-                .list_attached_user_policies()
-                .user_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .op("ListAttachedUserPolicies")?;
-            o.policies = Some(policy_keys(items.iter().filter_map(|p| p.policy_arn())));
+            o.policies = Some(policy_keys(attached_policies(cx, name).await?.iter().map(String::as_str)));
         }
         if spec.groups.is_some() {
-            let items: Vec<_> = iam
-                .list_groups_for_user()
-                .user_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .op("ListGroupsForUser")?;
-            o.groups = Some(sorted(items.iter().map(|g| g.group_name().to_string())));
+            o.groups = Some(sorted(groups_of(cx, name).await?));
         }
         if let Some(k) = &spec.access_key {
             o.access_keys = Some(access_key::list(cx, name).await?);
@@ -258,12 +240,10 @@ impl Kind for User {
     }
 }
 
-/// Deletes a user and what blocks its deletion: access keys, attached and inline policies,
-/// group memberships, a console password.
-pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
-    let iam = cx.iam();
-    access_key::delete_all(cx, name).await?;
-    let policies: Vec<_> = iam
+/// The ARNs of the managed policies attached to the user.
+async fn attached_policies(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
+    let items: Vec<_> = cx
+        .iam()
         .list_attached_user_policies()
         .user_name(name)
         .into_paginator()
@@ -272,15 +252,13 @@ pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
         .try_collect()
         .await
         .op("ListAttachedUserPolicies")?;
-    for arn in policies.iter().filter_map(|p| p.policy_arn()) {
-        iam.detach_user_policy()
-            .user_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .none_if("DetachUserPolicy", &["NoSuchEntity"])?;
-    }
-    let groups: Vec<_> = iam
+    Ok(items.iter().filter_map(|p| p.policy_arn()).map(str::to_string).collect())
+}
+
+/// The names of the groups the user belongs to.
+async fn groups_of(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
+    let items: Vec<_> = cx
+        .iam()
         .list_groups_for_user()
         .user_name(name)
         .into_paginator()
@@ -289,10 +267,26 @@ pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
         .try_collect()
         .await
         .op("ListGroupsForUser")?;
-    for g in groups {
+    Ok(items.iter().map(|g| g.group_name().to_string()).collect())
+}
+
+/// Deletes a user and what blocks its deletion: access keys, attached and inline policies,
+/// group memberships, a console password.
+pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
+    let iam = cx.iam();
+    access_key::delete_all(cx, name).await?;
+    for arn in attached_policies(cx, name).await? {
+        iam.detach_user_policy()
+            .user_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .none_if("DetachUserPolicy", &["NoSuchEntity"])?;
+    }
+    for group in groups_of(cx, name).await? {
         iam.remove_user_from_group()
             .user_name(name)
-            .group_name(g.group_name())
+            .group_name(group)
             .send()
             .await
             .none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
