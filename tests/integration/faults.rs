@@ -45,3 +45,20 @@ async fn a_server_error_that_persists_is_a_readable_failure() {
     );
     assert_eq!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst), 5, "five attempts, then it gives up");
 }
+
+#[tokio::test]
+async fn a_refused_dkim_key_change_is_reported_at_once_not_retried() {
+    let d = format!("{}.example.org", unique("rekey"));
+    let pillar = |dkim: &str| json!({"ses": {"domains": {&d: {"dkim": dkim}}}});
+    assert_eq!(converge_via(endpoint(), &pillar("RSA_2048_BIT")).await[0].result, Some(true));
+    let proxy = fault_proxy::start(
+        endpoint(),
+        "/dkim/signing",
+        usize::MAX,
+        Fault { status: "429 Too Many Requests", code: "TooManyRequestsException" },
+    );
+    let returns = converge_via(&proxy.url, &pillar("RSA_1024_BIT")).await;
+    assert_eq!(returns[0].result, Some(false));
+    assert!(returns[0].comment.contains("at most once a day"), "{}", returns[0].comment);
+    assert_eq!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst), 1, "one attempt only");
+}

@@ -7,6 +7,8 @@ use aws_sdk_sesv2::types::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use aws_config::retry::RetryConfig;
+
 use crate::common_spec;
 use crate::dns;
 use crate::engine::{Cx, Diff, Kind};
@@ -214,13 +216,22 @@ impl Kind for DomainIdentity {
                 .await
                 .op("CreateEmailIdentity")?;
         } else if diff.has("dkim") {
+            // AWS allows one key length change a day: a refusal is reported at once, not retried.
             ses.put_email_identity_dkim_signing_attributes()
                 .email_identity(name)
                 .signing_attributes_origin(DkimSigningAttributesOrigin::AwsSes)
                 .signing_attributes(DkimSigningAttributes::builder().next_signing_key_length(key).build())
+                .customize()
+                .config_override(aws_sdk_sesv2::Config::builder().retry_config(RetryConfig::disabled()))
                 .send()
                 .await
-                .op("PutEmailIdentityDkimSigningAttributes")?;
+                .map_err(|e| match crate::error::aws_error("PutEmailIdentityDkimSigningAttributes", e) {
+                    Error::Aws { operation, message } => Error::Aws {
+                        operation,
+                        message: format!("{message} (AWS lets the DKIM key length change at most once a day)"),
+                    },
+                    other => other,
+                })?;
         }
         if diff.has("mail_from") || diff.has("mail_from_mx_failure") {
             ses.put_email_identity_mail_from_attributes()
