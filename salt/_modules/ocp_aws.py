@@ -315,7 +315,10 @@ def dns_check(
 def smtp_password(key, region):
     """
     Return the SES SMTP password of a secret access key (``key``) for ``region``, for keys made
-    outside ocp-aws. The key travels to the binary on its stdin only.
+    outside ocp-aws. The key travels to the binary on its stdin only; but a key typed on a
+    ``salt-call`` command line lands in the shell history and the process list, so from a shell
+    prefer ``ocp-aws smtp-password --region REGION``, which reads the key from stdin. From Jinja or
+    another module, pass the key from Pillar.
 
     CLI Example:
 
