@@ -385,23 +385,15 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
         return StateReturn::failed(name, sentence([diff.conflicts.join(" "), notes]));
     }
     if diff.is_empty() {
-        if let (false, Some(o)) = (cx.test(), observed.as_ref()) {
-            return match K::settle(cx, name, spec, o).await {
-                Ok(settled) => {
-                    let notes = settled.map(|o| K::diff(name, spec, Some(&o)).notes.join(" ")).unwrap_or(notes);
-                    StateReturn::ok(name, sentence([format!("{label} is present."), notes]))
-                }
-                Err(e) => {
-                    StateReturn::failed(name, sentence([format!("{label} is present, but {}.", reason(&e)), notes]))
-                }
-            };
-        }
-        return StateReturn::ok(name, sentence([format!("{label} is present."), notes]));
+        return match settle::<K>(cx, name, spec, observed.as_ref(), &notes).await {
+            Ok(notes) => StateReturn::ok(name, sentence([format!("{label} is present."), notes])),
+            Err(e) => StateReturn::failed(name, sentence([format!("{label} is present, but {}.", reason(&e)), notes])),
+        };
     }
-    let (verb, future) = if diff.create { ("created", "created") } else { ("updated", "updated") };
+    let verb = if diff.create { "created" } else { "updated" };
     let what = if diff.create { String::new() } else { format!(" ({})", diff.field_names()) };
     if cx.test() {
-        let comment = sentence([format!("{label} is set to be {future}{what}."), notes]);
+        let comment = sentence([format!("{label} is set to be {verb}{what}."), notes]);
         return StateReturn::new(name, None, diff.changes(), comment);
     }
     let applied = K::apply(cx, name, spec, observed.as_ref(), &mut diff).await;
@@ -409,16 +401,9 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
     let after = read_back::<K>(cx, name, spec, applied.is_ok()).await;
     match (applied, after) {
         (Ok(()), Ok((after, observed))) if after.is_empty() => {
-            let settled = match &observed {
-                Some(o) => K::settle(cx, name, spec, o).await,
-                None => Ok(None),
-            };
-            let notes = match &settled {
-                Ok(Some(o)) => K::diff(name, spec, Some(o)).notes.join(" "),
-                _ => after.notes.join(" "),
-            };
-            match settled {
-                Ok(_) => StateReturn::new(
+            let notes = after.notes.join(" ");
+            match settle::<K>(cx, name, spec, observed.as_ref(), &notes).await {
+                Ok(notes) => StateReturn::new(
                     name,
                     Some(true),
                     diff.changes(),
@@ -457,6 +442,22 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
             StateReturn::failed(name, sentence([format!("Failed to change {label}: {}.", reason(&e)), notes]))
         }
     }
+}
+
+/// Runs the kind's `settle` (never in test mode) and returns the notes to report: those of what it
+/// read last if it waited, else `notes`.
+async fn settle<K: Kind>(
+    cx: &Cx<'_>,
+    name: &str,
+    spec: &K::Spec,
+    observed: Option<&K::Observed>,
+    notes: &str,
+) -> Result<String, Error> {
+    let Some(o) = observed.filter(|_| !cx.test()) else { return Ok(notes.to_string()) };
+    Ok(match K::settle(cx, name, spec, o).await? {
+        Some(settled) => K::diff(name, spec, Some(&settled)).notes.join(" "),
+        None => notes.to_string(),
+    })
 }
 
 /// Reads the resource again and diffs it. After a successful write, a difference is retried with
