@@ -13,23 +13,25 @@ pub struct Proxy {
     pub matched: Arc<AtomicUsize>,
 }
 
-/// An error answer: status line, AWS error code, message.
+/// An error answer: status line, AWS error code, and further header lines (each ending in CRLF).
 pub struct Fault {
     pub status: &'static str,
     pub code: &'static str,
+    pub headers: &'static str,
 }
 
-pub fn start(upstream: &str, path: &'static str, faults: usize, fault: Fault) -> Proxy {
+pub fn start(upstream: &str, path: &str, faults: usize, fault: Fault) -> Proxy {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let upstream = upstream.trim_start_matches("http://").to_string();
     let matched = Arc::new(AtomicUsize::new(0));
     let seen = matched.clone();
-    let fault = (fault.status.to_string(), fault.code.to_string());
+    let fault = (fault.status.to_string(), fault.code.to_string(), fault.headers.to_string());
+    let path = path.to_string();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            let (upstream, seen, fault) = (upstream.clone(), seen.clone(), fault.clone());
-            std::thread::spawn(move || serve(client, &upstream, path, faults, &fault, &seen));
+            let (upstream, path, seen, fault) = (upstream.clone(), path.clone(), seen.clone(), fault.clone());
+            std::thread::spawn(move || serve(client, &upstream, &path, faults, &fault, &seen));
         }
     });
     Proxy { url, matched }
@@ -40,7 +42,7 @@ fn serve(
     upstream: &str,
     path: &str,
     faults: usize,
-    fault: &(String, String),
+    fault: &(String, String, String),
     seen: &AtomicUsize,
 ) {
     let Some(request) = read_request(&mut client) else { return };
@@ -49,9 +51,10 @@ fn serve(
     if first_line.contains(path) && seen.fetch_add(1, Ordering::SeqCst) < faults {
         let body = format!("{{\"message\": \"injected {}\"}}", fault.1);
         let answer = format!(
-            "HTTP/1.1 {}\r\nx-amzn-ErrorType: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "HTTP/1.1 {}\r\nx-amzn-ErrorType: {}\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             fault.0,
             fault.1,
+            fault.2,
             body.len()
         );
         let _ = client.write_all(answer.as_bytes());

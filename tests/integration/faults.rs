@@ -20,7 +20,7 @@ async fn throttled_ses_calls_are_retried_with_backoff() {
         endpoint(),
         "/v2/email/identities",
         2,
-        Fault { status: "429 Too Many Requests", code: "TooManyRequestsException" },
+        Fault { status: "429 Too Many Requests", code: "TooManyRequestsException", headers: "" },
     );
     let returns = converge_via(&proxy.url, &json!({"ses": {"domains": {&d: {}}}})).await;
     assert_eq!(returns[0].result, Some(true), "{returns:#?}");
@@ -34,7 +34,7 @@ async fn a_server_error_that_persists_is_a_readable_failure() {
         endpoint(),
         "/v2/email/identities",
         usize::MAX,
-        Fault { status: "503 Service Unavailable", code: "ServiceUnavailable" },
+        Fault { status: "503 Service Unavailable", code: "ServiceUnavailable", headers: "" },
     );
     let returns = converge_via(&proxy.url, &json!({"ses": {"domains": {&d: {}}}})).await;
     assert_eq!(returns[0].result, Some(false));
@@ -55,10 +55,33 @@ async fn a_refused_dkim_key_change_is_reported_at_once_not_retried() {
         endpoint(),
         "/dkim/signing",
         usize::MAX,
-        Fault { status: "429 Too Many Requests", code: "TooManyRequestsException" },
+        Fault { status: "429 Too Many Requests", code: "TooManyRequestsException", headers: "" },
     );
     let returns = converge_via(&proxy.url, &pillar("RSA_1024_BIT")).await;
     assert_eq!(returns[0].result, Some(false));
     assert!(returns[0].comment.contains("at most once a day"), "{}", returns[0].comment);
     assert_eq!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst), 1, "one attempt only");
+}
+
+#[tokio::test]
+async fn a_bucket_in_another_region_is_found_through_the_redirect() {
+    // Real S3 answers HeadBucket at the wrong regional endpoint with 301 and the bucket's region.
+    let bucket = unique("elsewhere");
+    let proxy = fault_proxy::start(
+        endpoint(),
+        &format!("HEAD /{bucket}"),
+        usize::MAX,
+        Fault {
+            status: "301 Moved Permanently",
+            code: "PermanentRedirect",
+            headers: "x-amz-bucket-region: us-west-1\r\n",
+        },
+    );
+    let returns = converge_via(&proxy.url, &json!({"s3": {"buckets": {&bucket: {"region": "eu-west-2"}}}})).await;
+    assert_eq!(returns[0].result, Some(false));
+    assert!(
+        returns[0].comment.contains("exists in us-west-1, but Pillar asks for eu-west-2"),
+        "{}",
+        returns[0].comment
+    );
 }

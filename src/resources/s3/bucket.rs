@@ -119,12 +119,7 @@ impl Kind for Bucket {
 
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
         let s3 = cx.s3();
-        let Some(location) =
-            s3.get_bucket_location().bucket(name).send().await.none_if("GetBucketLocation", &["NoSuchBucket"])?
-        else {
-            return Ok(None);
-        };
-        let region = region_of(location.location_constraint());
+        let Some(region) = locate(cx, name).await? else { return Ok(None) };
         if spec.ensure == Ensure::Absent || region != cx.region() {
             return Ok(Some(Observed { region, lifecycle: None, block_public_access: None }));
         }
@@ -321,6 +316,33 @@ impl Kind for Bucket {
         s3.delete_bucket().bucket(name).send().await.op("DeleteBucket")?;
         Ok(())
     }
+}
+
+/// The region a bucket is in, or `None` when there is no such bucket. HeadBucket names the region
+/// in `x-amz-bucket-region`, also when it redirects (301) because the bucket is in another region.
+async fn locate(cx: &Cx<'_>, name: &str) -> Result<Option<String>, Error> {
+    let s3 = cx.s3();
+    let head = match s3.head_bucket().bucket(name).send().await {
+        Ok(head) => head,
+        Err(e) => {
+            let raw = e.raw_response();
+            let region = raw.and_then(|r| r.headers().get("x-amz-bucket-region")).map(str::to_string);
+            return match (raw.map(|r| r.status().as_u16()), region) {
+                (Some(404), _) => Ok(None),
+                (Some(301), Some(region)) => Ok(Some(region)),
+                (Some(403), _) => Err(Error::Refused(format!(
+                    "S3 bucket {name} exists, but it belongs to another AWS account or these credentials may not \
+                     read it (HeadBucket: 403 Forbidden)"
+                ))),
+                _ => Err(crate::error::aws_error("HeadBucket", e)),
+            };
+        }
+    };
+    if let Some(region) = head.bucket_region() {
+        return Ok(Some(region.to_string()));
+    }
+    let location = s3.get_bucket_location().bucket(name).send().await.op("GetBucketLocation")?;
+    Ok(Some(region_of(location.location_constraint())))
 }
 
 fn check_rule(rule: &LifecycleRule, path: &str, errors: &mut Vec<Invalid>) {
