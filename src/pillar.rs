@@ -301,16 +301,26 @@ fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
     nodes
 }
 
-/// Two resources must not write the same key of the same secret file.
+/// Two resources must not write the same key of the same secret file, and a resource that writes a
+/// whole file (no `pillar_key`) must have it to itself.
 fn check_secret_files(nodes: &[Node], errors: &mut Vec<Invalid>) {
-    let mut seen: HashMap<crate::secrets::Target, String> = HashMap::new();
+    let mut seen: Vec<(crate::secrets::Target, String)> = Vec::new();
     for node in nodes.iter().filter(|n| n.ensure == Ensure::Present) {
         for (field, target) in node.spec.secret_files() {
             let path = format!("{}.{field}", node.path());
-            if let Some(first) = seen.insert(target.clone(), path.clone()) {
-                let key = target.key.as_deref().map(|k| format!(" under `{k}`")).unwrap_or_default();
-                errors.push(Invalid::new(path, format!("{} is already written{key} by {first}", target.file)));
+            let clash = seen.iter().find(|(other, _)| {
+                other.file == target.file && (other.key == target.key || other.key.is_none() || target.key.is_none())
+            });
+            if let Some((other, first)) = clash {
+                let message = if other.key == target.key {
+                    let key = target.key.as_deref().map(|k| format!(" under `{k}`")).unwrap_or_default();
+                    format!("{} is already written{key} by {first}", target.file)
+                } else {
+                    format!("{} is shared with {first}: give both a pillar_key, or each its own file", target.file)
+                };
+                errors.push(Invalid::new(path.clone(), message));
             }
+            seen.push((target, path));
         }
     }
 }

@@ -57,7 +57,15 @@ fn invalid_pillar_exits_2_naming_the_path_before_any_aws_call() {
     assert!(out.contains("ocp_aws.s3.buckets.ocp-x") && out.contains("unknown field `lifecycel`"), "{out}");
 
     // Several semantic errors are all reported, each with its path.
-    let refs = json!({"iam": {"users": {"u": {"policies": ["nope"], "groups": ["none"]}}, "policies": {"p": {}}}});
+    let refs = json!({
+        "iam": {
+            "users": {
+                "u": {"policies": ["nope"], "groups": ["none"], "access_key": {"secret_file": "/srv/k.sls"}},
+                "v": {"access_key": {"secret_file": "/srv/k.sls", "pillar_key": "v"}}
+            },
+            "policies": {"p": {}}
+        }
+    });
     let req = json!({"version": 1, "op": "call", "function": "validate", "params": refs});
     let (status, out, _) = binary(&["stdio"], &req.to_string());
     assert_eq!(status, 0);
@@ -73,6 +81,10 @@ fn invalid_pillar_exits_2_naming_the_path_before_any_aws_call() {
         "{errors:?}"
     );
     assert!(errors.iter().any(|e| e.starts_with("ocp_aws.iam.policies.p: give bucket_access")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("ocp_aws.iam.users.v.access_key.secret_file: /srv/k.sls is shared with")),
+        "{errors:?}"
+    );
 }
 
 #[test]
