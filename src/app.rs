@@ -11,10 +11,19 @@ use crate::protocol::{Action, CallResponse, Op, Request, StateReturn, VERSION};
 use crate::resources::ses::{domain_identity, smtp_credentials};
 use crate::resources::KindId;
 
-/// Exit statuses (DESIGN §3).
+/// Exit statuses of the protocol and the CLI (ARCHITECTURE.md, "The protocol").
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
+
+/// The exit status for an error: 2 for invalid input, 1 for anything else.
+pub fn exit_status(e: &Error) -> i32 {
+    if matches!(e, Error::Invalid(_)) {
+        EXIT_INVALID
+    } else {
+        EXIT_FAILED
+    }
+}
 
 /// A response and the exit status that goes with it.
 pub struct Outcome {
@@ -37,11 +46,10 @@ impl Outcome {
                 response: json!(CallResponse { result: true, comment: String::new(), value }),
                 status: EXIT_OK,
             },
-            Err(e) => {
-                let status = if matches!(e, Error::Invalid(_)) { EXIT_INVALID } else { EXIT_FAILED };
-                let comment = sentence(&e);
-                Outcome { response: json!(CallResponse { result: false, comment, value: Value::Null }), status }
-            }
+            Err(e) => Outcome {
+                response: json!(CallResponse { result: false, comment: sentence(&e), value: Value::Null }),
+                status: exit_status(&e),
+            },
         }
     }
 }
@@ -127,8 +135,8 @@ pub async fn converge_with(
     let engine = match Engine::new(conn, test).await {
         Ok(e) => e,
         Err(e) => {
-            let status = if matches!(e, Error::Invalid(_)) { EXIT_INVALID } else { EXIT_FAILED };
-            return (Outcome { response: json!([StateReturn::failed(pillar::ROOT, sentence(&e))]), status }, None);
+            let response = json!([StateReturn::failed(pillar::ROOT, sentence(&e))]);
+            return (Outcome { response, status: exit_status(&e) }, None);
         }
     };
     let engine = match concurrency {
@@ -151,16 +159,7 @@ pub async fn call(request: &Request) -> Result<Value, Error> {
             Ok(json!(records))
         }
         "dns_check" => dns_check(request).await,
-        "smtp_password" => {
-            let secret = request.params.get("key").and_then(Value::as_str).ok_or_else(|| Error::invalid("request.params.key", "missing: the secret access key"))?;
-            let region = request.params.get("region").and_then(Value::as_str).ok_or_else(|| Error::invalid("request.params.region", "missing"))?;
-            let mut errors = Vec::new();
-            crate::validate::region(region, "request.params.region", &mut errors);
-            if !errors.is_empty() {
-                return Err(Error::Invalid(errors));
-            }
-            Ok(json!(smtp_credentials::smtp_password(secret, region)))
-        }
+        "smtp_password" => smtp_password(&request.params),
         "describe" => {
             let (kind, name) = kind_of(request)?;
             let node = pillar::single(kind, &name, &request.params, false, request.connection.region.as_deref())?;
@@ -169,9 +168,27 @@ pub async fn call(request: &Request) -> Result<Value, Error> {
         }
         other => Err(Error::invalid(
             "request.function",
-            format!("unknown function `{other}`; known functions: describe, dns_check, dns_records, expand, schema, smtp_password, validate"),
+            format!(
+                "unknown function `{other}`; known functions: \
+                 describe, dns_check, dns_records, expand, schema, smtp_password, validate"
+            ),
         )),
     }
+}
+
+/// The SES SMTP password of `params.key` (a secret access key) for `params.region`.
+fn smtp_password(params: &Value) -> Result<Value, Error> {
+    let field = |name: &str, what: &str| {
+        params.get(name).and_then(Value::as_str).ok_or_else(|| Error::invalid(format!("request.params.{name}"), what))
+    };
+    let secret = field("key", "missing: the secret access key")?;
+    let region = field("region", "missing: the SES region")?;
+    let mut errors = Vec::new();
+    crate::validate::region(region, "request.params.region", &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    Ok(json!(smtp_credentials::smtp_password(secret, region)))
 }
 
 /// The Pillar JSON Schema, generated from the Rust types.

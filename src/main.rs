@@ -261,7 +261,7 @@ fn dns(
         Ok(v) => v,
         Err(e) => {
             eprintln!("ocp-aws: {e}");
-            return Ok(if matches!(e, ocp_aws::Error::Invalid(_)) { EXIT_INVALID } else { app::EXIT_FAILED });
+            return Ok(app::exit_status(&e));
         }
     };
     match (human, &value) {
