@@ -12,10 +12,8 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from contextlib import contextmanager
@@ -26,8 +24,10 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+import moto_process  # noqa: E402  (tests/support: starts moto plus the SES v2 extension)
+
 REPO = Path(__file__).resolve().parents[2]
-MOTO_LAUNCHER = REPO / "tests" / "support" / "moto_server.py"  # moto plus the SES v2 extension
 VENV_BIN = Path(sys.executable).parent
 SECRET_KEY = "testing"
 READ_ACTION_PREFIXES = ("Get", "List", "Describe", "Head")
@@ -53,42 +53,14 @@ def binary():
     return str(path)
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def endpoint(tmp_path_factory):
     """URL of a moto server: OCP_AWS_TEST_ENDPOINT, or one started here with the project's launcher."""
     if os.environ.get("OCP_AWS_TEST_ENDPOINT"):
         yield os.environ["OCP_AWS_TEST_ENDPOINT"].rstrip("/")
         return
-    workdir = tmp_path_factory.mktemp("moto")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(workdir / "moto.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(MOTO_LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,  # the request recorder writes its file into the working directory
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"The moto server did not start; see {workdir / 'moto.log'}")
-                time.sleep(0.1)
+    with moto_process.started(tmp_path_factory.mktemp("moto")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -11,13 +11,9 @@ missing keys, the error header.
 
 import json
 import random
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from urllib.parse import quote
 
 import boto3
@@ -26,39 +22,16 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-LAUNCHER = Path(__file__).resolve().parent / "moto_server.py"
+import moto_process
+
 CREDENTIALS = Credentials("testing", "testing")
 
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
     """URL of the launcher, started for this module on a free loopback port."""
-    workdir = tmp_path_factory.mktemp("moto")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    with open(workdir / "moto.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"The launcher did not start: {(workdir / 'moto.log').read_text()}")
-                time.sleep(0.1)
+    with moto_process.started(tmp_path_factory.mktemp("moto")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
