@@ -1,90 +1,18 @@
 //! The typed `ocp_aws` Pillar: its model (serde + schemars, so the JSON Schema comes from here),
 //! validation with Pillar paths, reference resolution, and the order of work.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::aws::DEFAULT_REGION;
 use crate::error::{Error, Invalid};
-use crate::resources::{iam, s3, ses, AnySpec, KindId};
+use crate::kind::Ensure;
+use crate::resources::{AnySpec, KindId};
+pub use crate::resources::{Pillar, ROOT};
 use crate::validate;
-
-/// The root of Pillar every path starts from.
-pub const ROOT: &str = "ocp_aws";
-
-/// Whether a resource should exist.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Ensure {
-    /// The resource exists and matches its settings (the default).
-    #[default]
-    Present,
-    /// The resource does not exist; it is deleted if found.
-    Absent,
-}
-
-/// The `ocp_aws` Pillar value: AWS resources by service, kind and name.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Pillar {
-    /// Default AWS region of every resource that names none (default `us-east-1`).
-    #[serde(default)]
-    pub region: Option<String>,
-    /// Amazon S3.
-    #[serde(default)]
-    pub s3: S3Section,
-    /// AWS Identity and Access Management.
-    #[serde(default)]
-    pub iam: IamSection,
-    /// Amazon Simple Email Service.
-    #[serde(default)]
-    pub ses: SesSection,
-}
-
-/// Amazon S3 resources.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct S3Section {
-    /// S3 buckets by bucket name.
-    #[serde(default)]
-    pub buckets: BTreeMap<String, s3::bucket::Spec>,
-}
-
-/// IAM resources.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IamSection {
-    /// Customer-managed IAM policies by policy name.
-    #[serde(default)]
-    pub policies: BTreeMap<String, iam::policy::Spec>,
-    /// IAM groups by group name.
-    #[serde(default)]
-    pub groups: BTreeMap<String, iam::group::Spec>,
-    /// IAM users by user name.
-    #[serde(default)]
-    pub users: BTreeMap<String, iam::user::Spec>,
-}
-
-/// Amazon SES resources.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SesSection {
-    /// Sending domains by domain name.
-    #[serde(default)]
-    pub domains: BTreeMap<String, ses::domain_identity::Spec>,
-    /// Email-address identities by address.
-    #[serde(default)]
-    pub email_addresses: BTreeMap<String, ses::email_identity::Spec>,
-    /// SMTP credentials by IAM user name.
-    #[serde(default)]
-    pub smtp_credentials: BTreeMap<String, ses::smtp_credentials::Spec>,
-    /// Account-level settings (suppression list, production access) of the account in one region.
-    #[serde(default)]
-    pub account: Option<ses::account::Spec>,
-}
 
 /// The whole file a user keeps: `ocp_aws` plus any other Pillar keys.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -118,15 +46,7 @@ impl Node {
     }
     /// The resource's Pillar path, e.g. `ocp_aws.s3.buckets.ocp-redmine-backup`.
     pub fn path(&self) -> String {
-        resource_path(self.kind, &self.name)
-    }
-}
-
-pub fn resource_path(kind: KindId, name: &str) -> String {
-    match kind {
-        // A single entry, not a mapping by name.
-        KindId::SesAccount => format!("{ROOT}.{}", kind.pillar()),
-        _ => format!("{ROOT}.{}.{name}", kind.pillar()),
+        self.kind.path(&self.name)
     }
 }
 
@@ -155,48 +75,22 @@ pub fn plan(value: &Value, default_region: Option<&str>) -> Result<Vec<Node>, Er
         }
         None => default_region.unwrap_or(DEFAULT_REGION).to_string(),
     };
-    let mut nodes = Vec::new();
-    let mut push = |kind: KindId, name: &String, spec: AnySpec| {
-        let mut pointer = format!("/{}/{}", kind.pillar().replace('.', "/"), escape_pointer(name));
-        if kind == KindId::SesAccount {
-            pointer = "/ses/account".into();
-        }
-        nodes.push((kind, name.clone(), spec, value.pointer(&pointer).cloned().unwrap_or(Value::Null)));
-    };
-    for (n, s) in &pillar.s3.buckets {
-        push(KindId::S3Bucket, n, AnySpec::S3Bucket(s.clone()));
-    }
-    for (n, s) in &pillar.iam.policies {
-        push(KindId::IamPolicy, n, AnySpec::IamPolicy(s.clone()));
-    }
-    for (n, s) in &pillar.iam.groups {
-        push(KindId::IamGroup, n, AnySpec::IamGroup(s.clone()));
-    }
-    for (n, s) in &pillar.iam.users {
-        push(KindId::IamUser, n, AnySpec::IamUser(s.clone()));
-    }
-    for (n, s) in &pillar.ses.domains {
-        push(KindId::SesDomainIdentity, n, AnySpec::SesDomainIdentity(s.clone()));
-    }
-    for (n, s) in &pillar.ses.email_addresses {
-        push(KindId::SesEmailIdentity, n, AnySpec::SesEmailIdentity(s.clone()));
-    }
-    for (n, s) in &pillar.ses.smtp_credentials {
-        push(KindId::SesSmtpCredentials, n, AnySpec::SesSmtpCredentials(s.clone()));
-    }
-    if let Some(s) = &pillar.ses.account {
-        // Account settings are per region: the resource is named after its region.
-        push(KindId::SesAccount, &s.region.clone().unwrap_or_else(|| region.clone()), AnySpec::SesAccount(s.clone()));
-    }
-    let nodes: Vec<Node> = nodes
+    let nodes: Vec<Node> = pillar
+        .entries(&region)
         .into_iter()
-        .map(|(kind, name, mut spec, params)| {
-            spec.check(&name, &resource_path(kind, &name), &mut errors);
+        .map(|(kind, name, mut spec)| {
+            let path = kind.path(&name);
+            if let Some(r) = spec.region() {
+                validate::region(r, &format!("{path}.region"), &mut errors);
+            }
+            spec.check(&name, &path, &mut errors);
             spec.default_region(&region);
             let region = spec.region().unwrap_or(&region).to_string();
+            let params = value.pointer(&kind.pointer(&name)).cloned().unwrap_or(Value::Null);
             Node { kind, ensure: spec.ensure(), name, spec, region, deps: Vec::new(), params }
         })
         .collect();
+    check_identities(&nodes, &mut errors);
     let nodes = resolve(nodes, &mut errors);
     check_secret_files(&nodes, &mut errors);
     if !errors.is_empty() {
@@ -206,6 +100,7 @@ pub fn plan(value: &Value, default_region: Option<&str>) -> Result<Vec<Node>, Er
 }
 
 /// Parses one resource's settings for `op: state`, reporting errors at its Pillar path.
+/// A single-entry kind (SES account settings) is named after its region.
 pub fn single(
     kind: KindId,
     name: &str,
@@ -213,7 +108,7 @@ pub fn single(
     absent: bool,
     default_region: Option<&str>,
 ) -> Result<Node, Error> {
-    let path = resource_path(kind, name);
+    let path = kind.path(name);
     let mut params = if params.is_null() { Value::Object(Default::default()) } else { params.clone() };
     if absent {
         if let Value::Object(m) = &mut params {
@@ -222,21 +117,20 @@ pub fn single(
     }
     let mut spec = AnySpec::parse(kind, params.clone(), &path)?;
     let mut errors = Vec::new();
+    if let Some(r) = spec.region() {
+        validate::region(r, &format!("{path}.region"), &mut errors);
+    }
     spec.check(name, &path, &mut errors);
     if let Some(r) = default_region {
         validate::region(r, "connection.region", &mut errors);
     }
+    if kind.singleton() && spec.region().is_none() {
+        validate::region(name, &path, &mut errors);
+    }
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    // SES account settings are named after their region.
-    let fallback = if kind == KindId::SesAccount { name } else { default_region.unwrap_or(DEFAULT_REGION) };
-    if kind == KindId::SesAccount && spec.region().is_none() {
-        validate::region(name, &path, &mut errors);
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
-    }
+    let fallback = if kind.singleton() { name } else { default_region.unwrap_or(DEFAULT_REGION) };
     spec.default_region(fallback);
     let region = spec.region().unwrap_or(DEFAULT_REGION).to_string();
     Ok(Node { kind, name: name.to_string(), ensure: spec.ensure(), spec, region, deps: Vec::new(), params })
@@ -255,8 +149,22 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -
     })
 }
 
-fn escape_pointer(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
+/// One AWS object must not be managed by two entries: two spellings of one IAM name, or an IAM
+/// user that is also SMTP credentials. Which entry would win would depend on timing.
+fn check_identities(nodes: &[Node], errors: &mut Vec<Invalid>) {
+    let mut seen: HashMap<String, &Node> = HashMap::new();
+    for node in nodes {
+        let key = node.spec.identity(&node.name, &node.region);
+        match seen.get(&key) {
+            Some(first) => errors.push(Invalid::new(
+                node.path(),
+                format!("is the same AWS object as {} ({key}); manage it in one place", first.path()),
+            )),
+            None => {
+                seen.insert(key, node);
+            }
+        }
+    }
 }
 
 /// Checks that every reference names a resource in Pillar and records it as a dependency.
@@ -286,11 +194,14 @@ fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
             }
         }
     }
-    // Deleting runs against the kinds' order: a user goes before the group and policy it may use,
-    // whether or not its absent entry still names them.
+    // Deleting runs against references: a user goes before the groups and policies of kinds it may
+    // reference, whether or not its absent entry still names them.
     for (i, a) in nodes.iter().enumerate().filter(|(_, n)| n.ensure == Ensure::Absent) {
-        for (j, _) in nodes.iter().enumerate().filter(|(_, n)| n.ensure == Ensure::Absent && n.kind > a.kind) {
-            edges.push((i, j));
+        let refers_to = a.kind.refers_to();
+        for (j, b) in nodes.iter().enumerate().filter(|(_, n)| n.ensure == Ensure::Absent) {
+            if refers_to.contains(&b.kind.id()) {
+                edges.push((j, i));
+            }
         }
     }
     for (from, to) in edges {

@@ -1,87 +1,186 @@
-//! One module per resource kind, grouped by AWS service. This file lists the kinds once and
-//! dispatches to them; adding a kind is one line in `kinds!` plus its module.
+//! The resource kinds, grouped by AWS service, each in its own file. `kinds!` below is the one
+//! declaration of every kind: its place in the Pillar (service section, plural key, documentation),
+//! whether it is a single entry or a mapping by name, and its type. From it come `KindId`, `AnySpec`
+//! (the dispatch to each kind), the typed `Pillar` model and the list of its entries.
 
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::engine::{self, Common, Cx, Kind, Ref};
 use crate::error::{Error, Invalid};
-use crate::pillar::{self, Ensure};
+use crate::kind::{Common, Cx, Ensure, Kind, Ref};
 use crate::protocol::StateReturn;
-use crate::secrets;
+use crate::{reconcile, secrets};
 
 pub mod iam;
 pub mod s3;
 pub mod ses;
 
+/// The root of Pillar every path starts from.
+pub const ROOT: &str = "ocp_aws";
+
 macro_rules! kinds {
-    ($($variant:ident => $ty:ty),* $(,)?) => {
-        /// The resource kinds, in the order their resources are handled when nothing else decides.
+    // The Pillar type of a section field: a mapping by name, or one optional entry.
+    (@field many $ty:ty) => { BTreeMap<String, <$ty as Kind>::Spec> };
+    (@field one $ty:ty) => { Option<<$ty as Kind>::Spec> };
+    // The entries of a section field: (name, spec) pairs; a single entry is named after its region.
+    (@entries many $src:expr, $region:expr) => { $src.iter().map(|(n, s)| (n.clone(), s.clone())).collect::<Vec<_>>() };
+    (@entries one $src:expr, $region:expr) => {
+        $src.iter().map(|s| (s.region().unwrap_or($region).to_string(), s.clone())).collect::<Vec<_>>()
+    };
+    (@singleton many) => { false };
+    (@singleton one) => { true };
+    (
+        $(
+            $(#[doc = $sdoc:literal])*
+            $service:ident: $section:ident {
+                $(
+                    $(#[doc = $fdoc:literal])*
+                    $field:ident: $arity:ident $variant:ident => $ty:ty
+                ),* $(,)?
+            }
+        ),* $(,)?
+    ) => {
+        /// The resource kinds, in the order they are declared: the order among resources that
+        /// nothing else orders. Dependencies, not this order, decide what is done first.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum KindId { $($variant),* }
+        pub enum KindId { $($($variant),*),* }
 
         impl KindId {
-            pub const ALL: &'static [KindId] = &[$(KindId::$variant),*];
+            pub const ALL: &'static [KindId] = &[$($(KindId::$variant),*),*];
             /// e.g. `s3.bucket`
             pub fn id(self) -> &'static str {
-                match self { $(KindId::$variant => <$ty as Kind>::KIND),* }
+                match self { $($(KindId::$variant => <$ty as Kind>::KIND),*),* }
             }
-            /// e.g. `s3.buckets`
+            /// Where the kind sits in the Pillar, e.g. `s3.buckets`.
             pub fn pillar(self) -> &'static str {
-                match self { $(KindId::$variant => <$ty as Kind>::PILLAR),* }
+                match self { $($(KindId::$variant => concat!(stringify!($service), ".", stringify!($field))),*),* }
             }
             /// e.g. `S3 bucket`
             pub fn noun(self) -> &'static str {
-                match self { $(KindId::$variant => <$ty as Kind>::NOUN),* }
+                match self { $($(KindId::$variant => <$ty as Kind>::NOUN),*),* }
+            }
+            /// A single entry per Pillar (named after its region), not a mapping by name.
+            pub fn singleton(self) -> bool {
+                match self { $($(KindId::$variant => kinds!(@singleton $arity)),*),* }
+            }
+            /// The kinds a resource of this kind may reference.
+            pub fn refers_to(self) -> &'static [&'static str] {
+                match self { $($(KindId::$variant => <$ty as Kind>::REFERS_TO),*),* }
             }
         }
 
         /// The settings of one resource of any kind.
         #[derive(Debug, Clone)]
-        pub enum AnySpec { $($variant(<$ty as Kind>::Spec)),* }
+        pub enum AnySpec { $($($variant(<$ty as Kind>::Spec)),*),* }
 
         impl AnySpec {
             /// Parses one resource's settings, reporting errors under `path`.
             pub fn parse(kind: KindId, value: Value, path: &str) -> Result<Self, Error> {
-                Ok(match kind { $(KindId::$variant => AnySpec::$variant(pillar::deserialize(value, path)?)),* })
+                Ok(match kind { $($(KindId::$variant => AnySpec::$variant(crate::pillar::deserialize(value, path)?)),*),* })
+            }
+            pub fn kind(&self) -> KindId {
+                match self { $($(AnySpec::$variant(_) => KindId::$variant),*),* }
             }
             fn common(&self) -> &dyn Common {
-                match self { $(AnySpec::$variant(s) => s),* }
+                match self { $($(AnySpec::$variant(s) => s),*),* }
             }
             fn common_mut(&mut self) -> &mut dyn Common {
-                match self { $(AnySpec::$variant(s) => s),* }
+                match self { $($(AnySpec::$variant(s) => s),*),* }
             }
-            /// The checks every kind shares (its region), then the kind's own.
+            /// The kind's own checks (the region is checked once, by the Pillar).
             pub fn check(&self, name: &str, path: &str, errors: &mut Vec<Invalid>) {
-                if let Some(r) = self.region() {
-                    crate::validate::region(r, &format!("{path}.region"), errors);
-                }
-                match self { $(AnySpec::$variant(s) => <$ty as Kind>::check(name, s, path, errors)),* }
+                match self { $($(AnySpec::$variant(s) => <$ty as Kind>::check(name, s, path, errors)),*),* }
             }
             pub fn refs(&self) -> Vec<Ref> {
-                match self { $(AnySpec::$variant(s) => <$ty as Kind>::refs(s)),* }
+                match self { $($(AnySpec::$variant(s) => <$ty as Kind>::refs(s)),*),* }
+            }
+            /// The AWS object the resource is, for finding one object managed twice.
+            pub fn identity(&self, name: &str, region: &str) -> String {
+                match self { $($(AnySpec::$variant(_) => <$ty as Kind>::identity(name, region)),*),* }
             }
             pub fn secret_files(&self) -> Vec<(String, secrets::Target)> {
-                match self { $(AnySpec::$variant(s) => <$ty as Kind>::secret_files(s)),* }
+                match self { $($(AnySpec::$variant(s) => <$ty as Kind>::secret_files(s)),*),* }
             }
             pub async fn converge(&self, cx: &Cx<'_>, name: &str, ensure: Ensure) -> StateReturn {
-                match self { $(AnySpec::$variant(s) => engine::converge::<$ty>(cx, name, s, ensure).await),* }
+                match self { $($(AnySpec::$variant(s) => reconcile::converge::<$ty>(cx, name, s, ensure).await),*),* }
             }
             pub async fn describe(&self, cx: &Cx<'_>, name: &str) -> Result<Value, Error> {
-                match self { $(AnySpec::$variant(s) => engine::describe::<$ty>(cx, name, s).await),* }
+                match self { $($(AnySpec::$variant(s) => reconcile::describe::<$ty>(cx, name, s).await),*),* }
+            }
+        }
+
+        /// The `ocp_aws` Pillar value: AWS resources by service, kind and name.
+        #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct Pillar {
+            /// Default AWS region of every resource that names none (default `us-east-1`).
+            #[serde(default)]
+            pub region: Option<String>,
+            $(
+                $(#[doc = $sdoc])*
+                #[serde(default)]
+                pub $service: $section,
+            )*
+        }
+
+        $(
+            $(#[doc = $sdoc])*
+            #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+            #[serde(deny_unknown_fields)]
+            pub struct $section {
+                $(
+                    $(#[doc = $fdoc])*
+                    #[serde(default)]
+                    pub $field: kinds!(@field $arity $ty),
+                )*
+            }
+        )*
+
+        impl Pillar {
+            /// Every resource, kind by kind in declared order, by name within a kind. A single
+            /// entry takes its own region as its name, else `region`.
+            pub fn entries(&self, region: &str) -> Vec<(KindId, String, AnySpec)> {
+                let mut all = Vec::new();
+                $($(
+                    for (name, spec) in kinds!(@entries $arity self.$service.$field, region) {
+                        all.push((KindId::$variant, name, AnySpec::$variant(spec)));
+                    }
+                )*)*
+                all
             }
         }
     };
 }
 
 kinds! {
-    S3Bucket => s3::bucket::Bucket,
-    IamPolicy => iam::policy::Policy,
-    IamGroup => iam::group::Group,
-    IamUser => iam::user::User,
-    SesDomainIdentity => ses::domain_identity::DomainIdentity,
-    SesEmailIdentity => ses::email_identity::EmailIdentity,
-    SesSmtpCredentials => ses::smtp_credentials::SmtpCredentials,
-    SesAccount => ses::account::Account,
+    /// Amazon S3.
+    s3: S3Section {
+        /// S3 buckets by bucket name.
+        buckets: many S3Bucket => s3::bucket::Bucket,
+    },
+    /// AWS Identity and Access Management.
+    iam: IamSection {
+        /// Customer-managed IAM policies by policy name.
+        policies: many IamPolicy => iam::policy::Policy,
+        /// IAM groups by group name.
+        groups: many IamGroup => iam::group::Group,
+        /// IAM users by user name.
+        users: many IamUser => iam::user::User,
+    },
+    /// Amazon Simple Email Service.
+    ses: SesSection {
+        /// Sending domains by domain name.
+        domains: many SesDomainIdentity => ses::domain_identity::DomainIdentity,
+        /// Email-address identities by address.
+        email_addresses: many SesEmailIdentity => ses::email_identity::EmailIdentity,
+        /// SMTP credentials by IAM user name.
+        smtp_credentials: many SesSmtpCredentials => ses::smtp_credentials::SmtpCredentials,
+        /// Account-level settings (suppression list, production access) of the account in one region.
+        account: one SesAccount => ses::account::Account,
+    },
 }
 
 impl KindId {
@@ -91,6 +190,21 @@ impl KindId {
     /// The Salt function stem, e.g. `s3_bucket` (`ocp_aws.s3_bucket_present`).
     pub fn salt_function(self) -> String {
         self.id().replace('.', "_")
+    }
+    /// The Pillar path of a resource of this kind, e.g. `ocp_aws.s3.buckets.NAME`.
+    pub fn path(self, name: &str) -> String {
+        match self.singleton() {
+            true => format!("{ROOT}.{}", self.pillar()),
+            false => format!("{ROOT}.{}.{name}", self.pillar()),
+        }
+    }
+    /// The JSON pointer of a resource's value within the `ocp_aws` Pillar value.
+    pub fn pointer(self, name: &str) -> String {
+        let section = self.pillar().replace('.', "/");
+        match self.singleton() {
+            true => format!("/{section}"),
+            false => format!("/{section}/{}", name.replace('~', "~0").replace('/', "~1")),
+        }
     }
 }
 

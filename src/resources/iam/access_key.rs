@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::aws::retry_while;
-use crate::engine::{Cx, Diff};
 use crate::error::{AwsResult, Error};
+use crate::kind::{Cx, Diff};
 use crate::secrets::Target;
 
 /// IAM allows two access keys per user.

@@ -5,9 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common_spec;
-use crate::engine::{Cx, Diff, Kind, Ref};
 use crate::error::{AwsResult, Error, Invalid};
-use crate::pillar::Ensure;
+use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
 use crate::resources::iam::{policy_keys, policy_refs, sync_policies};
 use crate::validate;
 
@@ -44,10 +43,14 @@ pub struct Observed {
 
 impl Kind for Group {
     const KIND: &'static str = "iam.group";
-    const PILLAR: &'static str = "iam.groups";
     const NOUN: &'static str = "IAM group";
+    const REFERS_TO: &'static [&'static str] = &["iam.policy"];
     type Spec = Spec;
     type Observed = Observed;
+
+    fn identity(name: &str, _region: &str) -> String {
+        crate::resources::iam::identity("group", name)
+    }
 
     fn check(name: &str, _spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::iam_name(name, 128, path, errors);

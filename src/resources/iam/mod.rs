@@ -5,8 +5,14 @@ pub mod group;
 pub mod policy;
 pub mod user;
 
-use crate::engine::Cx;
 use crate::error::Error;
+use crate::kind::Cx;
+
+/// IAM compares user, group and policy names without case: `U1` and `u1` are one user. An SMTP
+/// user is an IAM user too.
+pub fn identity(what: &str, name: &str) -> String {
+    format!("IAM {what} {}", name.to_lowercase())
+}
 
 /// The ARN of a customer-managed policy named in Pillar, or the ARN given as is.
 pub async fn policy_arn(cx: &Cx<'_>, name_or_arn: &str) -> Result<String, Error> {
@@ -18,12 +24,12 @@ pub async fn policy_arn(cx: &Cx<'_>, name_or_arn: &str) -> Result<String, Error>
 }
 
 /// A policy reference is either an ARN (used as is) or the name of a policy in Pillar.
-pub fn policy_refs(policies: &[String], field: &str) -> Vec<crate::engine::Ref> {
+pub fn policy_refs(policies: &[String], field: &str) -> Vec<crate::kind::Ref> {
     policies
         .iter()
         .enumerate()
         .filter(|(_, p)| !p.starts_with("arn:"))
-        .map(|(i, p)| crate::engine::Ref { kind: "iam.policy", name: p.clone(), field: format!("{field}[{i}]") })
+        .map(|(i, p)| crate::kind::Ref { kind: "iam.policy", name: p.clone(), field: format!("{field}[{i}]") })
         .collect()
 }
 

@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::common_spec;
-use crate::engine::{Cx, Diff, Kind, Ref};
 use crate::error::{AwsResult, Error, Invalid};
-use crate::pillar::Ensure;
+use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
 use crate::resources::iam::{document, policy_arn};
 use crate::validate;
 
@@ -74,10 +73,14 @@ pub struct Observed {
 
 impl Kind for Policy {
     const KIND: &'static str = "iam.policy";
-    const PILLAR: &'static str = "iam.policies";
     const NOUN: &'static str = "IAM policy";
+    const REFERS_TO: &'static [&'static str] = &["s3.bucket"];
     type Spec = Spec;
     type Observed = Observed;
+
+    fn identity(name: &str, _region: &str) -> String {
+        crate::resources::iam::identity("policy", name)
+    }
 
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::iam_name(name, 128, path, errors);

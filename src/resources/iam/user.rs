@@ -8,9 +8,8 @@ use serde_json::json;
 
 use crate::aws::retry_while;
 use crate::common_spec;
-use crate::engine::{Cx, Diff, Kind, Ref};
 use crate::error::{AwsResult, Error, Invalid};
-use crate::pillar::Ensure;
+use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
 use crate::resources::iam::access_key::{self, KeyInfo};
 use crate::resources::iam::{add_remove, policy_keys, policy_refs, sorted, sync_policies};
 use crate::secrets::{self, Target};
@@ -87,10 +86,14 @@ pub struct Observed {
 
 impl Kind for User {
     const KIND: &'static str = "iam.user";
-    const PILLAR: &'static str = "iam.users";
     const NOUN: &'static str = "IAM user";
+    const REFERS_TO: &'static [&'static str] = &["iam.policy", "iam.group"];
     type Spec = Spec;
     type Observed = Observed;
+
+    fn identity(name: &str, _region: &str) -> String {
+        crate::resources::iam::identity("user", name)
+    }
 
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::iam_name(name, 64, path, errors);

@@ -10,9 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common_spec;
-use crate::engine::{Cx, Diff, Kind};
 use crate::error::{AwsResult, Error, Invalid};
-use crate::pillar::Ensure;
+use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::validate;
 
 pub struct Bucket;
@@ -91,10 +90,14 @@ pub struct Observed {
 
 impl Kind for Bucket {
     const KIND: &'static str = "s3.bucket";
-    const PILLAR: &'static str = "s3.buckets";
     const NOUN: &'static str = "S3 bucket";
     type Spec = Spec;
     type Observed = Observed;
+
+    /// Bucket names are global, across regions and accounts.
+    fn identity(name: &str, _region: &str) -> String {
+        format!("S3 bucket {name}")
+    }
 
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::bucket_name(name, path, errors);

@@ -6,9 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common_spec;
-use crate::engine::{Cx, Diff, Kind};
 use crate::error::{AwsResult, Error, Invalid};
-use crate::pillar::Ensure;
+use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::validate;
 
 pub struct Account;
@@ -130,7 +129,6 @@ pub struct Observed {
 
 impl Kind for Account {
     const KIND: &'static str = "ses.account";
-    const PILLAR: &'static str = "ses.account";
     const NOUN: &'static str = "SES account in";
     type Spec = Spec;
     type Observed = Observed;

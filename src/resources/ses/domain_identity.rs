@@ -11,9 +11,8 @@ use aws_config::retry::RetryConfig;
 
 use crate::common_spec;
 use crate::dns;
-use crate::engine::{Cx, Diff, Kind};
 use crate::error::{AwsResult, Error, Invalid};
-use crate::pillar::Ensure;
+use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::resources::ses::{delete_identity, read_identity, wait_for, Identity};
 use crate::validate;
 
@@ -124,7 +123,6 @@ pub fn records(name: &str, spec: &Spec, o: &Identity) -> Vec<dns::Record> {
 
 impl Kind for DomainIdentity {
     const KIND: &'static str = "ses.domain_identity";
-    const PILLAR: &'static str = "ses.domains";
     const NOUN: &'static str = "SES domain identity";
     type Spec = Spec;
     type Observed = Identity;

@@ -5,9 +5,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::common_spec;
-use crate::engine::{Cx, Diff, Kind};
 use crate::error::{AwsResult, Error, Invalid};
-use crate::pillar::Ensure;
+use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::resources::ses::{delete_identity, read_identity, Identity};
 use crate::validate;
 
@@ -32,7 +31,6 @@ common_spec!(Spec);
 
 impl Kind for EmailIdentity {
     const KIND: &'static str = "ses.email_identity";
-    const PILLAR: &'static str = "ses.email_addresses";
     const NOUN: &'static str = "SES email identity";
     type Spec = Spec;
     type Observed = Identity;

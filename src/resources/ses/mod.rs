@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::engine::Cx;
 use crate::error::{AwsResult, Error};
+use crate::kind::Cx;
 
 pub mod account;
 pub mod domain_identity;

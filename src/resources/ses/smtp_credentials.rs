@@ -10,9 +10,8 @@ use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
 use crate::common_spec;
-use crate::engine::{Cx, Diff, Kind};
 use crate::error::{AwsResult, Error, Invalid};
-use crate::pillar::Ensure;
+use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::resources::iam::access_key::{self, KeyInfo};
 use crate::resources::iam::document;
 use crate::resources::iam::user::delete_user;
@@ -133,10 +132,13 @@ pub struct Observed {
 
 impl Kind for SmtpCredentials {
     const KIND: &'static str = "ses.smtp_credentials";
-    const PILLAR: &'static str = "ses.smtp_credentials";
     const NOUN: &'static str = "SES SMTP user";
     type Spec = Spec;
     type Observed = Observed;
+
+    fn identity(name: &str, _region: &str) -> String {
+        crate::resources::iam::identity("user", name)
+    }
 
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::iam_name(name, 64, path, errors);
