@@ -52,8 +52,9 @@ impl Kind for Group {
         crate::resources::iam::identity("group", name)
     }
 
-    fn check(name: &str, _spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
+    fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::iam_name(name, 128, path, errors);
+        crate::resources::iam::check_policy_arns(spec.policies.as_deref().unwrap_or_default(), path, errors);
     }
 
     fn refs(spec: &Spec) -> Vec<Ref> {

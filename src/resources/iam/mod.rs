@@ -33,6 +33,14 @@ pub fn policy_refs(policies: &[String], field: &str) -> Vec<crate::kind::Ref> {
         .collect()
 }
 
+/// A policy reference that starts with `arn:` must be a whole policy ARN: AWS would refuse it
+/// at the first attachment, after other work was done.
+pub fn check_policy_arns(policies: &[String], path: &str, errors: &mut Vec<crate::error::Invalid>) {
+    for (i, p) in policies.iter().enumerate().filter(|(_, p)| p.starts_with("arn:")) {
+        crate::validate::policy_arn(p, &format!("{path}.policies[{i}]"), errors);
+    }
+}
+
 /// How a policy reference is compared: a policy of this account at path `/` by its name, any
 /// other (AWS-managed, another account's, one with a path) by its ARN. Pure, so diffs need no account id.
 pub fn policy_key(name_or_arn: &str) -> String {

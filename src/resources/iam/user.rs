@@ -99,7 +99,11 @@ impl Kind for User {
         validate::iam_name(name, 64, path, errors);
         if let Some(k) = &spec.access_key {
             validate::secret_file(&k.secret_file, &format!("{path}.access_key.secret_file"), errors);
+            if let Some(key) = &k.pillar_key {
+                validate::pillar_key(key, &format!("{path}.access_key.pillar_key"), errors);
+            }
         }
+        crate::resources::iam::check_policy_arns(spec.policies.as_deref().unwrap_or_default(), path, errors);
     }
 
     fn refs(spec: &Spec) -> Vec<Ref> {

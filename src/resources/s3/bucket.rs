@@ -110,7 +110,7 @@ impl Kind for Bucket {
             if rules[..i].iter().any(|r| r.id == rule.id) {
                 errors.push(Invalid::new(
                     format!("{path}.lifecycle[{i}].id"),
-                    format!("`{}` is used by an earlier rule", rule.id),
+                    format!("{} is used by an earlier rule", validate::quote(&rule.id)),
                 ));
             }
         }
@@ -357,8 +357,8 @@ fn check_rule(rule: &LifecycleRule, path: &str, errors: &mut Vec<Invalid>) {
         ("abort_incomplete_multipart_days", rule.abort_incomplete_multipart_days),
         ("noncurrent_expire_days", rule.noncurrent_expire_days),
     ] {
-        if days == Some(0) {
-            errors.push(Invalid::new(format!("{path}.{field}"), "expected a whole number of days, at least 1"));
+        if let Some(days) = days {
+            validate::days(days, &format!("{path}.{field}"), errors);
         }
     }
     if rule.expire_days.is_some() && rule.expired_object_delete_marker {

@@ -130,10 +130,13 @@ impl Kind for DomainIdentity {
     fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::domain(name, path, errors);
         if let Some(mf) = &spec.mail_from {
-            if mf.strip_suffix(&format!(".{name}")).is_none_or(str::is_empty) {
+            let mail_from_path = format!("{path}.mail_from");
+            let before = errors.len();
+            validate::domain(mf, &mail_from_path, errors);
+            if errors.len() == before && mf.strip_suffix(&format!(".{name}")).is_none_or(str::is_empty) {
                 errors.push(Invalid::new(
-                    format!("{path}.mail_from"),
-                    format!("`{mf}` must be a subdomain of {name}, like bounce.{name}"),
+                    mail_from_path,
+                    format!("{} must be a subdomain of {name}, like bounce.{name}", validate::quote(mf)),
                 ));
             }
         }
@@ -146,8 +149,11 @@ impl Kind for DomainIdentity {
             }
         }
         if let Some(z) = &spec.zone {
-            if name != z && !name.ends_with(&format!(".{z}")) {
-                errors.push(Invalid::new(format!("{path}.zone"), format!("{name} is not in the zone {z}")));
+            let zone_path = format!("{path}.zone");
+            let before = errors.len();
+            validate::domain(z, &zone_path, errors);
+            if errors.len() == before && name != z && !name.ends_with(&format!(".{z}")) {
+                errors.push(Invalid::new(zone_path, format!("{name} is not in the zone {z}")));
             }
         }
     }

@@ -155,6 +155,9 @@ impl Kind for SmtpCredentials {
             } else {
                 validate::secret_file(&spec.secret_file, &format!("{path}.secret_file"), errors);
             }
+            if let Some(key) = &spec.pillar_key {
+                validate::pillar_key(key, &format!("{path}.pillar_key"), errors);
+            }
         }
     }
 
