@@ -65,13 +65,11 @@ fn sentence(e: &Error) -> String {
 /// Answers one `stdio` request. Never panics on bad input: an unreadable request is an
 /// invalid-request state return with exit status 2.
 pub async fn handle(text: &str) -> Outcome {
-    let request: Request = match pillar::deserialize(
-        serde_json::from_str::<Value>(text).unwrap_or_else(|e| json!({"__unreadable__": e.to_string()})),
-        "request",
-    ) {
-        Ok(r) => r,
-        Err(e) => return invalid_state("request", &e),
-    };
+    let request: Request =
+        match crate::strict::from_json(text, "request").and_then(|v| pillar::deserialize(v, "request")) {
+            Ok(r) => r,
+            Err(e) => return invalid_state("request", &e),
+        };
     if request.version != VERSION {
         return invalid_state("request", &Error::invalid("request.version", format!("expected {VERSION}")));
     }

@@ -17,6 +17,7 @@ pub mod reconcile;
 pub mod report;
 pub mod resources;
 pub mod secrets;
+pub mod strict;
 pub mod validate;
 
 pub use error::Error;

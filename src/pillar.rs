@@ -52,8 +52,7 @@ impl Node {
 
 /// Parses a YAML or JSON document and returns its `ocp_aws` value.
 pub fn from_document(text: &str) -> Result<Value, Error> {
-    let doc: Value =
-        serde_yaml::from_str(text).map_err(|e| Error::invalid("", format!("not valid YAML or JSON: {e}")))?;
+    let doc = crate::strict::from_yaml(text)?;
     match doc {
         Value::Object(mut top) => {
             top.remove(ROOT).ok_or_else(|| Error::invalid("", format!("the document has no top-level `{ROOT}` key")))
@@ -136,16 +135,18 @@ pub fn single(
     Ok(Node { kind, name: name.to_string(), ensure: spec.ensure(), spec, region, deps: Vec::new(), params })
 }
 
-/// Deserialises with the path of the first error, prefixed by `prefix`.
+/// Deserialises with the path of the first error, prefixed by `prefix`. A struct is read only
+/// from a mapping, never from a sequence by position.
 pub fn deserialize<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Error> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(crate::strict::Strict(value)).map_err(|e| {
         let inner = e.path().to_string();
         let path = match inner.as_str() {
             "." | "" => prefix.to_string(),
             p if p.starts_with('[') => format!("{prefix}{p}"),
             p => format!("{prefix}.{p}"),
         };
-        Error::Invalid(vec![Invalid::new(path, validate::humane(&e.into_inner().to_string()))])
+        let message = validate::bound_quotes(&e.into_inner().to_string());
+        Error::Invalid(vec![Invalid::new(path, validate::humane(&message))])
     })
 }
 
@@ -181,15 +182,17 @@ fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
                 let kind = KindId::from_id(r.kind).expect("refs name known kinds");
                 errors.push(Invalid::new(
                     path,
-                    format!("names {} `{}`, which is not in {ROOT}.{}", r.kind, r.name, kind.pillar()),
+                    format!("names {} {}, which is not in {ROOT}.{}", r.kind, validate::quote(&r.name), kind.pillar()),
                 ));
                 continue;
             };
             match (node.ensure, nodes[j].ensure) {
                 (Ensure::Present, Ensure::Present) => edges.push((i, j)),
                 (Ensure::Absent, Ensure::Absent) => edges.push((j, i)),
-                (Ensure::Present, Ensure::Absent) => errors
-                    .push(Invalid::new(path, format!("names {} `{}`, which has `ensure: absent`", r.kind, r.name))),
+                (Ensure::Present, Ensure::Absent) => errors.push(Invalid::new(
+                    path,
+                    format!("names {} {}, which has `ensure: absent`", r.kind, validate::quote(&r.name)),
+                )),
                 (Ensure::Absent, Ensure::Present) => {}
             }
         }
@@ -219,12 +222,16 @@ fn check_secret_files(nodes: &[Node], errors: &mut Vec<Invalid>) {
     for node in nodes.iter().filter(|n| n.ensure == Ensure::Present) {
         for (field, target) in node.spec.secret_files() {
             let path = format!("{}.{field}", node.path());
+            // Two spellings of one file (`/a//./b`, `/a/b`) are one file.
+            let file = validate::normalise_path(&target.file);
             let clash = seen.iter().find(|(other, _)| {
-                other.file == target.file && (other.key == target.key || other.key.is_none() || target.key.is_none())
+                validate::normalise_path(&other.file) == file
+                    && (other.key == target.key || other.key.is_none() || target.key.is_none())
             });
             if let Some((other, first)) = clash {
                 let message = if other.key == target.key {
-                    let key = target.key.as_deref().map(|k| format!(" under `{k}`")).unwrap_or_default();
+                    let key =
+                        target.key.as_deref().map(|k| format!(" under {}", validate::quote(k))).unwrap_or_default();
                     format!("{} is already written{key} by {first}", target.file)
                 } else {
                     format!("{} is shared with {first}: give both a pillar_key, or each its own file", target.file)
