@@ -52,7 +52,7 @@ impl Node {
 
 /// Parses a YAML or JSON document and returns its `ocp_aws` value.
 pub fn from_document(text: &str) -> Result<Value, Error> {
-    let doc = crate::strict::from_yaml(text)?;
+    let doc = crate::strict::from_document(text)?;
     match doc {
         Value::Object(mut top) => {
             top.remove(ROOT).ok_or_else(|| Error::invalid("", format!("the document has no top-level `{ROOT}` key")))

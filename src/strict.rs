@@ -12,6 +12,24 @@ use serde_json::{Map, Number, Value};
 use crate::error::{Error, Invalid};
 use crate::validate;
 
+/// Parses a Pillar file, JSON or YAML, refusing duplicate mapping keys. JSON is tried first when
+/// the text looks like it, because the YAML parser limits keys to 1024 characters and JSON does not.
+pub fn from_document(text: &str) -> Result<Value, Error> {
+    if text.trim_start().starts_with('{') {
+        let found = RefCell::new(None);
+        let mut de = serde_json::Deserializer::from_str(text);
+        let result = Seed { path: String::new(), duplicate: &found }.deserialize(&mut de).and_then(|v| {
+            de.end()?;
+            Ok(v)
+        });
+        // A flow mapping in YAML (`{ocp_aws: {}}`) is not JSON: read it as YAML.
+        if result.is_ok() || found.borrow().is_some() {
+            return finish(result, &found, "", "not valid JSON");
+        }
+    }
+    from_yaml(text)
+}
+
 /// Parses YAML (or JSON, which is YAML) into a value, refusing duplicate mapping keys.
 pub fn from_yaml(text: &str) -> Result<Value, Error> {
     let found = RefCell::new(None);
@@ -85,7 +103,14 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
         Ok(Value::Number(v.into()))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        // Beyond 64 bits, as serde_json does without arbitrary precision: a float.
+        self.visit_f64(v as f64)
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         // NaN and infinities have no JSON form; they become null as serde_json::Value does.
         Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
@@ -203,14 +228,14 @@ impl<'de> Deserializer<'de> for Strict {
     ) -> Result<V::Value, Self::Error> {
         match self.0 {
             Value::Object(map) => visitor.visit_map(StrictMap { iter: map.into_iter(), value: None }),
-            other => Err(invalid_type(&other, &"a mapping")),
+            other => Err(invalid_type(&other, &"a map")),
         }
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         match self.0 {
             Value::Object(map) => visitor.visit_map(StrictMap { iter: map.into_iter(), value: None }),
-            other => Err(invalid_type(&other, &"a mapping")),
+            other => Err(invalid_type(&other, &"a map")),
         }
     }
 
@@ -318,6 +343,20 @@ mod tests {
         assert!(from_yaml("a: [").is_err());
     }
 
+    #[test]
+    fn documents_are_json_or_yaml() {
+        let long = "k".repeat(5000);
+        let json = serde_json::json!({ "a": { long.clone(): 1 } }).to_string();
+        assert_eq!(from_document(&json).unwrap()["a"][&long], 1);
+        assert_eq!(from_document("{a: {b: 1}}").unwrap(), serde_json::json!({"a": {"b": 1}}));
+        let e = invalid(from_document(r#"{"a": {"b": 1, "b": 2}}"#).unwrap_err());
+        assert_eq!(e[0].path, "a.b");
+        let e = invalid(from_document("{a: 1, a: 2}").unwrap_err());
+        assert_eq!(e[0].path, "a");
+        // Integers beyond 64 bits are kept as numbers, for the type check to refuse with its path.
+        assert!(from_yaml("a: 99999999999999999999").unwrap()["a"].is_f64());
+    }
+
     #[derive(Debug, Deserialize)]
     #[allow(dead_code)]
     struct Inner {
@@ -339,7 +378,7 @@ mod tests {
         assert!(serde_json::from_value::<Outer>(value.clone()).is_ok());
         let e = serde_path_to_error::deserialize::<_, Outer>(Strict(value)).unwrap_err();
         assert_eq!(e.path().to_string(), "inner");
-        assert!(e.to_string().contains("expected a mapping"), "{e}");
+        assert!(e.to_string().contains("expected a map"), "{e}");
         let e =
             serde_path_to_error::deserialize::<_, Outer>(Strict(serde_json::json!({"list": [{}, ["x"]]}))).unwrap_err();
         assert_eq!(e.path().to_string(), "list[1]");

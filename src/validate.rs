@@ -12,10 +12,17 @@ pub fn quote(value: &str) -> String {
     format!("`{}`", shorten(value))
 }
 
+/// Cuts `value` to [`QUOTE_MAX`] characters and shows control characters (a NUL, a line break) as
+/// escapes, so that a message stays one readable line.
 fn shorten(value: &str) -> String {
+    let visible = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+            .collect::<String>()
+    };
     match value.char_indices().nth(QUOTE_MAX) {
-        None => value.to_string(),
-        Some((cut, _)) => format!("{}… ({} characters)", &value[..cut], value.chars().count()),
+        None => visible(value),
+        Some((cut, _)) => format!("{}… ({} characters)", visible(&value[..cut]), value.chars().count()),
     }
 }
 
@@ -428,6 +435,7 @@ mod tests {
         assert_eq!(bound_quotes("a \"b\\\"c\" `d`"), "a \"b\\\"c\" `d`");
         // Multi-byte characters are cut on a character boundary.
         assert!(quote(&"é".repeat(100)).contains("100 characters"));
+        assert_eq!(quote("a\0b\nc"), "`a\\u{0}b\\nc`");
     }
 
     #[test]

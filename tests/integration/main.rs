@@ -6,6 +6,7 @@ mod support;
 
 mod backup;
 mod cli;
+mod corpus;
 mod faults;
 mod iam;
 mod s3;
