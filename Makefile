@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(CACHE)/target
 export OCP_AWS_VENV ?= $(CACHE)/venv
 export AWS_EC2_METADATA_DISABLED = true
 
-.PHONY: build venv test demo schema bench
+.PHONY: build venv test demo schema bench fuzz
 
 build:
 	cargo build --locked
@@ -19,6 +19,10 @@ test: build venv
 
 demo: build venv
 	examples/demo.sh
+
+# The Pillar and request parsers, with many more generated inputs than `make test` runs.
+fuzz:
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} cargo test --locked --test integration fuzz
 
 schema:
 	cargo run -q --locked -- schema > schema/pillar.schema.json

@@ -8,6 +8,7 @@ mod backup;
 mod cli;
 mod corpus;
 mod faults;
+mod fuzz;
 mod iam;
 mod s3;
 mod schema;
