@@ -18,7 +18,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde::Deserialize;
 
 use crate::error::{Error, Invalid};
-use crate::protocol::Secret;
+use crate::secrets::Secret;
 
 /// The region used when neither the resource, the Pillar nor the connection names one.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -46,6 +46,45 @@ pub struct Connection {
     /// Endpoint override, e.g. a local test server.
     #[serde(default)]
     pub endpoint_url: Option<String>,
+}
+
+impl Connection {
+    /// Problems a request's connection settings have, with paths under `path`, found before any
+    /// AWS call: an endpoint that is not an http(s) URL, a region that is not a region code, a key
+    /// id without its secret (or the reverse).
+    pub fn check(&self, path: &str) -> Vec<Invalid> {
+        let mut errors = Vec::new();
+        if let Some(url) = &self.endpoint_url {
+            if !endpoint_url_ok(url) {
+                errors.push(Invalid::new(
+                    format!("{path}.endpoint_url"),
+                    format!("{} is not an http:// or https:// URL with a host", crate::validate::quote(url)),
+                ));
+            }
+        }
+        if let Some(region) = &self.region {
+            crate::validate::region(region, &format!("{path}.region"), &mut errors);
+        }
+        if self.keyid.is_some() != self.key.is_some() {
+            errors.push(Invalid::new(path, "keyid and key go together: give both or neither"));
+        }
+        errors
+    }
+}
+
+/// `http://host[:port][/path]` or `https://...`, nothing else.
+fn endpoint_url_ok(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && (host.starts_with('[') && host.ends_with(']')
+            || host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+    host_ok && port_ok && !url.chars().any(char::is_whitespace)
 }
 
 /// Records every AWS operation the tool starts (once per operation, not per retry).
@@ -134,11 +173,18 @@ impl Clients {
         if let Some(profile) = &conn.profile {
             loader = loader.profile_name(profile);
         }
-        match (&conn.keyid, &conn.key) {
-            (Some(id), Some(key)) => {
+        match (&conn.keyid, &conn.key, &conn.profile) {
+            (Some(id), Some(key), _) => {
                 loader = loader.credentials_provider(Credentials::new(id, key.expose(), None, None, "request"));
             }
-            (None, None) => {}
+            // A profile named on purpose wins over credentials in the environment, which the
+            // default chain would try first.
+            (None, None, Some(profile)) => {
+                loader = loader.credentials_provider(
+                    aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(profile).build(),
+                );
+            }
+            (None, None, None) => {}
             _ => {
                 return Err(Error::Invalid(vec![Invalid::new(
                     "connection",

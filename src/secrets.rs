@@ -4,11 +4,13 @@
 //! nested under `pillar_key` when one is given, so several resources may share a file, each with
 //! its own key. Writes are atomic (temp file, fsync, rename, fsync of the folder) and mode 0600.
 
+use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -99,6 +101,27 @@ fn atomic_write(path: &Path, text: &str) -> std::io::Result<()> {
 /// Builds the mapping a secret file holds from string pairs.
 pub fn mapping<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect()
+}
+
+/// A secret string (a key, a password). Its `Debug` and `Display` never show the value;
+/// [`Secret::expose`] is the one door, used only to hand it to AWS or to a secret file.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,15 @@
 
 use crate::error::Invalid;
 
+/// A user-given value quoted for a message, cut to a length a message can carry.
+pub fn quote(value: &str) -> String {
+    const MAX: usize = 80;
+    match value.char_indices().nth(MAX) {
+        Some((at, _)) => format!("`{}…` ({} characters)", &value[..at], value.chars().count()),
+        None => format!("`{value}`"),
+    }
+}
+
 /// An AWS region code such as `us-east-1`, `eu-west-2` or `us-gov-west-1`.
 pub fn region(value: &str, path: &str, errors: &mut Vec<Invalid>) {
     let parts: Vec<&str> = value.split('-').collect();

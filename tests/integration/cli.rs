@@ -68,8 +68,10 @@ fn invalid_pillar_exits_2_naming_the_path_before_any_aws_call() {
     });
     let req = json!({"version": 1, "op": "call", "function": "validate", "params": refs});
     let (status, out, _) = binary(&["stdio"], &req.to_string());
-    assert_eq!(status, 0);
+    assert_eq!(status, 2, "{out}");
     let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["result"], false);
+    assert!(v["comment"].as_str().unwrap().contains("ocp_aws.iam.users.u.policies[0]"), "{v}");
     let errors: Vec<&str> = v["return"]["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
     assert_eq!(v["return"]["valid"], false);
     assert!(

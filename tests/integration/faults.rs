@@ -9,8 +9,7 @@ use crate::support::{connection, endpoint, unique};
 async fn converge_via(url: &str, pillar: &serde_json::Value) -> Vec<ocp_aws::protocol::StateReturn> {
     let mut conn = connection();
     conn.endpoint_url = Some(url.to_string());
-    let (outcome, _) = ocp_aws::app::converge_with(pillar, &conn, false, None).await;
-    serde_json::from_value(outcome.response).unwrap()
+    ocp_aws::app::converge(pillar, &conn, false, None).await.returns
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use ocp_aws::app;
 use ocp_aws::aws::{CallLog, Connection};
-use ocp_aws::protocol::{Secret, StateReturn};
+use ocp_aws::protocol::StateReturn;
+use ocp_aws::secrets::Secret;
 use serde_json::Value;
 
 /// The moto server's URL, starting one for this test process when none is given.
@@ -91,14 +92,9 @@ impl Run {
 }
 
 pub async fn converge(pillar: &Value, test: bool) -> Run {
-    let (outcome, engine) = app::converge_with(pillar, &connection(), test, None).await;
-    let returns: Vec<StateReturn> = serde_json::from_value(outcome.response.clone()).expect("a list of state returns");
-    Run {
-        status: outcome.status,
-        returns,
-        calls: engine.map(|e| e.calls().clone()).unwrap_or_default(),
-        response: outcome.response,
-    }
+    let done = app::converge(pillar, &connection(), test, None).await;
+    let response = serde_json::to_value(&done.returns).expect("state returns are JSON");
+    Run { status: done.status, returns: done.returns, calls: done.calls, response }
 }
 
 pub async fn sdk() -> aws_config::SdkConfig {
