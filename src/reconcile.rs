@@ -118,11 +118,14 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
     };
     let after = read_back::<K>(cx, name, spec, consistency).await;
     match (applied, after) {
-        (Ok(()), Ok((after, _, run))) if after.is_empty() && !run.complete() => StateReturn::failed_with(
-            name,
-            diff.changes(),
-            sentence([format!("{label} was written, but {}.", run.unsteady(consistency.budget)), notes]),
-        ),
+        // The last read matched, but too few in a row to trust it.
+        (Ok(()), Ok((after, _, run))) if after.is_empty() && run.seen > 0 && !run.complete() => {
+            StateReturn::failed_with(
+                name,
+                diff.changes(),
+                sentence([format!("{label} was written, but {}.", run.unsteady(consistency.budget)), notes]),
+            )
+        }
         (Ok(()), Ok((after, observed, _))) if after.is_empty() => {
             let notes = after.notes.join(" ");
             match settle::<K>(cx, name, spec, observed.as_ref(), &notes).await {
