@@ -2,8 +2,8 @@
 //! each carrying the [`CallLog`] interceptor that counts the operations the tool performs.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -267,9 +267,90 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-/// Retries an AWS call while it fails with one of `codes`, with bounded exponential backoff
-/// (about 15 s in all). IAM is eventually consistent: a user created a moment ago can still be
-/// `NoSuchEntity` to the next call.
+/// How long a change may take to show everywhere in IAM, and in S3 right after `CreateBucket`: two
+/// minutes, the propagation timeout the AWS provider for Terraform uses for both.
+pub const PROPAGATION: Duration = Duration::from_secs(120);
+
+/// The environment variable that shortens every consistency budget and pause by a factor in (0, 1].
+/// Tests set it, since the local test server shows every change at once; production leaves it unset.
+pub const CONSISTENCY_SCALE_VAR: &str = "OCP_AWS_CONSISTENCY_SCALE";
+
+/// The first pause between two attempts; each pause doubles the step, up to [`MAX_PAUSE`] (before
+/// jitter and scale). Ten seconds is the longest poll interval the AWS provider for Terraform uses.
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+const MAX_PAUSE: Duration = Duration::from_secs(10);
+
+/// The factor [`CONSISTENCY_SCALE_VAR`] gives, read once per process: a number in (0, 1], else 1.
+pub fn consistency_scale() -> f64 {
+    static SCALE: OnceLock<f64> = OnceLock::new();
+    *SCALE.get_or_init(|| parse_scale(std::env::var(CONSISTENCY_SCALE_VAR).ok().as_deref()))
+}
+
+fn parse_scale(value: Option<&str>) -> f64 {
+    value.and_then(|v| v.trim().parse::<f64>().ok()).filter(|x| x.is_finite() && *x > 0.0 && *x <= 1.0).unwrap_or(1.0)
+}
+
+/// Pauses between attempts until a deadline: exponential, with "equal jitter" (each pause lies between
+/// half its step and the whole step, so that resources converged together do not call in lockstep),
+/// and never past the deadline.
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    end: Instant,
+    step: Duration,
+    max: Duration,
+}
+
+impl Deadline {
+    /// A deadline `budget` from now, budget and pauses shortened by [`consistency_scale`].
+    pub fn after(budget: Duration) -> Self {
+        Deadline::scaled(budget, consistency_scale(), Instant::now())
+    }
+
+    fn scaled(budget: Duration, scale: f64, now: Instant) -> Self {
+        // Scaling by 1 keeps the production values exact (`mul_f64` goes through floating point).
+        let scaled = |d: Duration| if scale < 1.0 { d.mul_f64(scale) } else { d };
+        Deadline { end: now + scaled(budget), step: scaled(FIRST_PAUSE), max: scaled(MAX_PAUSE) }
+    }
+
+    /// Sleeps until the next attempt is due. False, at once, when the deadline has passed.
+    pub async fn wait(&mut self) -> bool {
+        match self.pause_at(Instant::now(), random()) {
+            Some(pause) => {
+                tokio::time::sleep(pause).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The pause before the next attempt at `now`, or `None` when the deadline has passed.
+    fn pause_at(&mut self, now: Instant, random: u64) -> Option<Duration> {
+        let left = self.end.checked_duration_since(now).filter(|d| !d.is_zero())?;
+        let pause = jitter(self.step, random).min(left);
+        self.step = (self.step * 2).min(self.max);
+        Some(pause)
+    }
+}
+
+/// A duration between half of `step` (`random` 0) and all of it (`random` `u64::MAX`).
+fn jitter(step: Duration, random: u64) -> Duration {
+    let half = step / 2;
+    let spread = (step - half).as_nanos();
+    let extra = spread.checked_mul(u128::from(random)).map_or(spread, |x| x / u128::from(u64::MAX));
+    half + Duration::from_nanos(u64::try_from(extra).unwrap_or(u64::MAX))
+}
+
+/// A number that differs from call to call, for jitter only: the standard library seeds each
+/// `RandomState` from the operating system's random source, which spares a dependency.
+fn random() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(Instant::now())
+}
+
+/// Retries an AWS call while it fails with one of `codes`, with jittered exponential pauses, for up
+/// to [`PROPAGATION`]; then returns the last error. IAM is eventually consistent (a user created a
+/// moment ago can still be `NoSuchEntity` to the next call), and so is S3 right after `CreateBucket`
+/// (`NoSuchBucket`).
 pub async fn retry_while<T, E, R, F, Fut>(
     codes: &[&str],
     mut call: F,
@@ -280,15 +361,85 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {
     use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
-    let mut delay = Duration::from_millis(500);
-    for _ in 0..5 {
+    let mut deadline = Deadline::after(PROPAGATION);
+    loop {
         match call().await {
             Err(e) if e.code().is_some_and(|c| codes.contains(&c)) => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
+                if !deadline.wait().await {
+                    return Err(e);
+                }
             }
             other => return other,
         }
     }
-    call().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scale_is_a_factor_in_zero_to_one_else_one() {
+        assert_eq!(parse_scale(Some("0.01")), 0.01);
+        assert_eq!(parse_scale(Some(" 1 ")), 1.0);
+        for bad in [None, Some(""), Some("0"), Some("-1"), Some("2"), Some("NaN"), Some("inf"), Some("fast")] {
+            assert_eq!(parse_scale(bad), 1.0, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn jitter_stays_between_half_the_step_and_the_step() {
+        let step = Duration::from_millis(800);
+        for random in [0, 1, 7, 400_000_000, u64::MAX / 3, u64::MAX - 1, u64::MAX] {
+            let d = jitter(step, random);
+            assert!(d >= step / 2 && d <= step, "{random}: {d:?}");
+        }
+        assert_eq!(jitter(step, 0), step / 2);
+        assert!(jitter(step, u64::MAX / 2).abs_diff(Duration::from_millis(600)) < Duration::from_micros(1));
+        assert_eq!(jitter(step, u64::MAX), step);
+        let huge = jitter(Duration::MAX, u64::MAX);
+        assert!(huge >= Duration::MAX / 2, "no overflow for any step");
+        assert_eq!(jitter(Duration::ZERO, 12345), Duration::ZERO);
+    }
+
+    #[test]
+    fn pauses_double_up_to_the_cap_and_never_pass_the_deadline() {
+        let start = Instant::now();
+        let mut d = Deadline::scaled(Duration::from_secs(120), 1.0, start);
+        let mut now = start;
+        let mut steps = Vec::new();
+        // The largest random number gives the whole step, so the steps themselves show.
+        while let Some(pause) = d.pause_at(now, u64::MAX) {
+            assert!(pause <= MAX_PAUSE, "{pause:?}");
+            steps.push(pause);
+            now += pause;
+        }
+        assert_eq!(&steps[..5], [500, 1000, 2000, 4000, 8000].map(Duration::from_millis));
+        assert!(steps[5..steps.len() - 1].iter().all(|p| *p == MAX_PAUSE), "{steps:?}");
+        assert_eq!(now, start + Duration::from_secs(120), "the last pause ends at the deadline, not after it");
+        assert_eq!(d.pause_at(now, 0), None);
+        assert_eq!(d.pause_at(now + Duration::from_secs(1), 0), None);
+    }
+
+    #[test]
+    fn a_scale_shortens_the_budget_and_every_pause() {
+        let start = Instant::now();
+        let mut d = Deadline::scaled(Duration::from_secs(120), 0.01, start);
+        assert!((d.end - start).abs_diff(Duration::from_millis(1200)) < Duration::from_micros(1));
+        let mut now = start;
+        let mut pauses = 0;
+        while let Some(pause) = d.pause_at(now, u64::MAX) {
+            assert!(pause <= Duration::from_millis(100), "{pause:?}");
+            now += pause;
+            pauses += 1;
+        }
+        assert_eq!(now, d.end);
+        assert!(pauses > 10, "{pauses}");
+    }
+
+    #[test]
+    fn a_spent_budget_allows_no_pause() {
+        let start = Instant::now();
+        assert_eq!(Deadline::scaled(Duration::ZERO, 1.0, start).pause_at(start, 0), None);
+    }
 }

@@ -1,11 +1,13 @@
 //! Integration tests against a real moto server on 127.0.0.1.
 
+mod consistency_proxy;
 mod dns_server;
 mod fault_proxy;
 mod support;
 
 mod backup;
 mod cli;
+mod consistency;
 mod faults;
 mod iam;
 mod s3;

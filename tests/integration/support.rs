@@ -17,6 +17,9 @@ pub fn endpoint() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
     ENDPOINT.get_or_init(|| {
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        // moto shows every change at once: waiting the production budgets for it would only slow the
+        // tests, and a budget that runs out (tests/integration/consistency.rs) should run out fast.
+        std::env::set_var(ocp_aws::aws::CONSISTENCY_SCALE_VAR, "0.01");
         if let Ok(url) = std::env::var("OCP_AWS_TEST_ENDPOINT") {
             return url;
         }

@@ -74,6 +74,9 @@ pub struct Observed {
 impl Kind for Policy {
     const KIND: &'static str = "iam.policy";
     const NOUN: &'static str = "IAM policy";
+    /// IAM shows a change everywhere within about two minutes.
+    const CONSISTENCY: crate::kind::Consistency =
+        crate::kind::Consistency { budget: crate::aws::PROPAGATION, matching_reads: 1 };
     const REFERS_TO: &'static [&'static str] = &["s3.bucket"];
     type Spec = Spec;
     type Observed = Observed;

@@ -87,6 +87,9 @@ pub struct Observed {
 impl Kind for User {
     const KIND: &'static str = "iam.user";
     const NOUN: &'static str = "IAM user";
+    /// IAM shows a change everywhere within about two minutes.
+    const CONSISTENCY: crate::kind::Consistency =
+        crate::kind::Consistency { budget: crate::aws::PROPAGATION, matching_reads: 1 };
     const REFERS_TO: &'static [&'static str] = &["iam.policy", "iam.group"];
     type Spec = Spec;
     type Observed = Observed;

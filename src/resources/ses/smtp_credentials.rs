@@ -133,6 +133,9 @@ pub struct Observed {
 impl Kind for SmtpCredentials {
     const KIND: &'static str = "ses.smtp_credentials";
     const NOUN: &'static str = "SES SMTP user";
+    /// It is an IAM user: IAM shows a change everywhere within about two minutes.
+    const CONSISTENCY: crate::kind::Consistency =
+        crate::kind::Consistency { budget: crate::aws::PROPAGATION, matching_reads: 1 };
     type Spec = Spec;
     type Observed = Observed;
 
