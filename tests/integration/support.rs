@@ -166,13 +166,18 @@ pub async fn iam() -> aws_sdk_iam::Client {
 
 /// Runs the built binary with `args` and `stdin`; returns (status, stdout, stderr).
 pub fn binary(args: &[&str], stdin: &str) -> (i32, String, String) {
+    binary_as("testing", args, stdin)
+}
+
+/// Runs the built binary with `AWS_ACCESS_KEY_ID=keyid` in its environment (see [`recorded`]).
+pub fn binary_as(keyid: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
     use std::io::Write;
     endpoint();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ocp-aws"))
         .args(args)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         // For CLI commands that take credentials from the environment; requests carry their own.
-        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_ACCESS_KEY_ID", keyid)
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
