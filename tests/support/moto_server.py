@@ -1,4 +1,5 @@
-"""The moto server the tests run: moto 5.2.5 plus the SES v2 behaviour ocp-aws needs.
+"""The moto server the tests run: moto 5.2.5 plus the SES v2 behaviour ocp-aws needs, refusing
+what AWS refuses.
 
 Usage (every option is moto_server's)::
 
@@ -6,6 +7,18 @@ Usage (every option is moto_server's)::
 
 It patches moto in this process, then runs ``moto.server.main()``. Everything else is plain moto.
 It refuses to start with another moto version than the one the patches were written against.
+
+Every signed request, to any service, is checked against botocore's model of its operation before
+moto sees it (aws_model.py beside this file says how, and what it does not cover). A request AWS
+would refuse for its parameters (a missing required member, a string or list out of its length
+range, a value outside its enum or pattern) gets AWS's 400 in the service's protocol: ValidationError
+(query), InvalidParameterValue (EC2), InvalidArgument (S3), or the operation's modelled
+BadRequestException / ValidationException (JSON); the refusal is logged on stderr and recorded.
+
+moto's request recorder runs from the start (the recording file is in the working directory).
+
+IAM ``DeletePolicy`` of a policy that is still attached, or that has versions besides the default,
+fails with 409 DeleteConflict, as on AWS (moto deletes it).
 
 Patched and added SES v2 routes (REST-JSON, shapes as in the AWS SES API v2 reference; timestamps
 are epoch-seconds numbers, which is what the AWS SDK for Rust accepts):
@@ -24,7 +37,8 @@ are epoch-seconds numbers, which is what the AWS SDK for Rust accepts):
     FeedbackForwardingStatus is moto's SES v1 setting (true unless turned off, as on AWS).
     An email-address identity has no DKIM keys of its own: SigningEnabled false, NOT_STARTED.
     Only Easy DKIM is modelled: bring-your-own keys (EXTERNAL) get tokens and key lengths too.
-    Statuses are SUCCESS unless a test control says otherwise (see below).
+    Statuses are SUCCESS unless a test control says otherwise (see below), except a MAIL FROM
+    domain's: PENDING, as on AWS until SES finds its MX record, until a control says otherwise.
 ``DeleteEmailIdentity`` (DELETE /v2/email/identities/{EmailIdentity})
     moto answers 200 for an unknown identity; AWS answers 404 NotFoundException. Deleting also
     drops the identity's MAIL FROM settings and tags.
@@ -67,9 +81,20 @@ account) and "Region" (default us-east-1), and answers 200 {} or 400 {"message":
     counts default to 0, statuses to SUCCESS). The identity's VerificationStatus and DKIM Status
     are PENDING for its next PendingReads GetEmailIdentity reads, then Status (SUCCESS, FAILED,
     TEMPORARY_FAILURE, or PENDING for ever). Likewise its MailFromDomainStatus for the next
-    MailFromPendingReads reads that find a MAIL FROM domain set, then MailFromStatus. The
+    MailFromPendingReads reads that find a MAIL FROM domain set, then MailFromStatus (default
+    PENDING). The
     identity need not exist yet: a test arms it before the tool creates it. The setting replaces
     any earlier one for that name and lasts until the next one or /moto-api/reset.
+``POST /_ocp_aws_test/mail-from-status``
+    ``{"EmailIdentity": "example.com", "Status": "SUCCESS", "PendingReads": 0}``: SES found (SUCCESS)
+    or gave up on (FAILED, TEMPORARY_FAILURE) the MAIL FROM domain's MX record after PendingReads
+    more reads; the identity's own status settings are kept.
+``POST /_ocp_aws_test/recorded-operations``
+    ``{"AccessKeyId": "AKIA..."}`` (optional): answers ``{"Operations": [{"AccessKeyId", "Service",
+    "Operation", "Read", "Method", "Path"}, ...]}``, moto's recording in order, each request named by
+    the model's serviceId and operation (None when no model names it) and classified as a read
+    (Get/List/Head/Describe; without an operation, GET or HEAD), only those signed with that access
+    key id when one is given. Parallel tests each sign with their own key id.
 ``POST /_ocp_aws_test/account-review``
     ``{"Status": "GRANTED"}`` or ``{"Status": "DENIED"}``: ends the account's review. GRANTED
     gives production access (ProductionAccessEnabled true, quota 50000 a day, 14 a second), also
