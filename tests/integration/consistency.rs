@@ -17,8 +17,7 @@ use crate::support::{connection, converge, endpoint, unique};
 async fn converge_via(url: &str, pillar: &Value, id: &str) -> StateReturn {
     let mut conn = connection();
     conn.endpoint_url = Some(url.to_string());
-    let (outcome, _) = ocp_aws::app::converge_with(pillar, &conn, false, None).await;
-    let returns: Vec<StateReturn> = serde_json::from_value(outcome.response).unwrap();
+    let returns = ocp_aws::app::converge(pillar, &conn, false, None).await.returns;
     returns.iter().find(|r| r.id.as_deref() == Some(id)).unwrap_or_else(|| panic!("no {id} in {returns:#?}")).clone()
 }
 

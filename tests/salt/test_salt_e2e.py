@@ -248,7 +248,18 @@ def test_ses_domain_identity_and_smtp_credentials_through_salt(minion, aws, reco
     """Runbook items 2-8: a DKIM domain with MAIL FROM (waited for) and SMTP credentials."""
     domain, user = f"mail-{suffix}.example.org", f"ses-smtp-{suffix}"
     secret_file = tmp_path / "private" / "ses_smtp.sls"
-    _control(endpoint, "identity-status", {"EmailIdentity": domain, "PendingReads": 1})
+    # Verified after one pending read; the MAIL FROM domain after one more (AWS: once SES finds its MX).
+    _control(
+        endpoint,
+        "identity-status",
+        {
+            "EmailIdentity": domain,
+            "PendingReads": 1,
+            "MailFromPendingReads": 1,
+            "MailFromStatus": "SUCCESS",
+            "Region": "eu-west-2",
+        },
+    )
     pillar = {
         "region": "eu-west-2",
         "ses": {

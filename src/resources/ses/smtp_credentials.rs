@@ -122,6 +122,8 @@ pub struct Observed {
     /// The inline policy's document, if the user has it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<Value>,
+    /// The user's other inline policies: an SMTP user may send mail and nothing more.
+    pub other_policies: Vec<String>,
     pub access_keys: Vec<KeyInfo>,
     /// The key id (SMTP user name) the secret file holds, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,6 +175,7 @@ impl Kind for SmtpCredentials {
         let mut o = Observed {
             user: name.to_string(),
             policy: None,
+            other_policies: Vec::new(),
             access_keys: Vec::new(),
             secret_file_key: None,
             secret_file_regions: Vec::new(),
@@ -188,6 +191,17 @@ impl Kind for SmtpCredentials {
             .await
             .none_if("GetUserPolicy", &["NoSuchEntity"])?;
         o.policy = policy.map(|p| document::from_iam(p.policy_document())).transpose().map_err(Error::Refused)?;
+        let inline: Vec<String> = iam
+            .list_user_policies()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("ListUserPolicies")?;
+        o.other_policies = inline.into_iter().filter(|p| p != POLICY).collect();
+        o.other_policies.sort();
         o.access_keys = access_key::list(cx, name).await?;
         if let Some(file) = spec.target().read()? {
             for (region, entry) in &file {
@@ -217,6 +231,14 @@ impl Kind for SmtpCredentials {
         match &o.policy {
             Some(p) if document::same(p, &send_only()) => {}
             other => d.set("policy", other, send_only()),
+        }
+        if !o.other_policies.is_empty() {
+            let mut have = o.other_policies.clone();
+            if o.policy.is_some() {
+                have.push(POLICY.to_string());
+                have.sort();
+            }
+            d.set("inline_policies", have, [POLICY]);
         }
         access_key::diff(
             "smtp_credentials",
@@ -268,6 +290,16 @@ impl Kind for SmtpCredentials {
             .await
             .op("PutUserPolicy")?;
         }
+        if diff.has("inline_policies") {
+            for other in observed.map(|o| o.other_policies.as_slice()).unwrap_or_default() {
+                iam.delete_user_policy()
+                    .user_name(name)
+                    .policy_name(other)
+                    .send()
+                    .await
+                    .none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
+            }
+        }
         if diff.has("smtp_credentials") {
             let old = observed.map(|o| o.access_keys.clone()).unwrap_or_default();
             let regions = spec.smtp_regions();
@@ -310,10 +342,30 @@ mod tests {
         Observed {
             user: "u".into(),
             policy: Some(send_only()),
+            other_policies: Vec::new(),
             access_keys: vec![KeyInfo { id: "AK1".into(), active: true }],
             secret_file_key: Some("AK1".into()),
             secret_file_regions: regions.iter().map(|r| r.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn exactly_the_send_only_policy() {
+        let spec = Spec { secret_file: "/f".into(), ..Spec::default() };
+        let mut o = observed(&["us-east-1"]);
+        assert!(SmtpCredentials::diff("u", &spec, Some(&o)).is_empty());
+        o.other_policies = vec!["admin".into()];
+        let d = SmtpCredentials::diff("u", &spec, Some(&o));
+        assert_eq!(d.fields.len(), 1, "{:?}", d.fields);
+        assert_eq!(
+            (d.fields[0].old.clone(), d.fields[0].new.clone()),
+            (json!(["AmazonSesSendingAccess", "admin"]), json!([POLICY]))
+        );
+        o.other_policies.clear();
+        o.policy = Some(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ses:*", "Resource": "*"}]}),
+        );
+        assert!(SmtpCredentials::diff("u", &spec, Some(&o)).has("policy"));
     }
 
     #[test]
