@@ -91,6 +91,12 @@ struct ConnArgs {
     /// Endpoint override, e.g. a local test server (AWS_ENDPOINT_URL works too).
     #[arg(long)]
     endpoint_url: Option<String>,
+    /// Seconds each attempt of an AWS call may take (default 20).
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Attempts per AWS call, the first included (default 3; 5 for SES).
+    #[arg(long)]
+    attempts: Option<u32>,
 }
 
 impl ConnArgs {
@@ -99,6 +105,8 @@ impl ConnArgs {
             region: self.region,
             profile: self.profile,
             endpoint_url: self.endpoint_url,
+            timeout: self.timeout,
+            attempts: self.attempts,
             ..Connection::default()
         }
     }

@@ -61,6 +61,7 @@ pub fn connection() -> Connection {
         keyid: Some("testing".into()),
         key: Some(Secret::new("testing")),
         endpoint_url: Some(endpoint().to_string()),
+        ..Connection::default()
     }
 }
 
