@@ -145,29 +145,45 @@ impl Target {
     /// Takes the file's lock, waiting (at most [`LOCK_WAIT`], with a line on stderr) while another run
     /// or task holds it. Creates the folder (mode 0700) and the lock file (mode 0600) if needed.
     pub async fn lock(&self) -> Result<Lock, Error> {
-        self.lock_within(LOCK_WAIT).await
+        let lock = self.lock_within(LOCK_WAIT, true, true).await?;
+        Ok(lock.expect("a lock file that is created exists"))
     }
 
-    async fn lock_within(&self, wait: Duration) -> Result<Lock, Error> {
+    /// Takes the file's lock shared with other readers, for reading what AWS and the file hold as one
+    /// consistent picture: never between another run's new key and its file. With `create` false
+    /// (test mode, which writes nothing) no lock file is made, and `None` means no run has locked it.
+    pub async fn lock_shared(&self, create: bool) -> Result<Option<Lock>, Error> {
+        self.lock_within(LOCK_WAIT, false, create).await
+    }
+
+    async fn lock_within(&self, wait: Duration, exclusive: bool, create: bool) -> Result<Option<Lock>, Error> {
         self.check_dir()?;
         let dir = self.dir();
         if !dir.exists() {
+            if !create {
+                return Ok(None);
+            }
             fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| self.error(e.to_string()))?;
         }
         let path = self.lock_path();
-        let file = fs::OpenOptions::new()
+        let file = match fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
+            .create(create)
             .truncate(false)
             .mode(self.mode)
             .open(&path)
-            .map_err(|e| self.error(format!("lock file {}: {e}", path.display())))?;
+        {
+            Ok(f) => f,
+            Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.error(format!("lock file {}: {e}", path.display()))),
+        };
         let start = Instant::now();
         let mut next_notice = Duration::ZERO;
         loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(Lock { _file: file }),
+            let tried = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+            match tried {
+                Ok(()) => return Ok(Some(Lock { _file: file })),
                 Err(fs::TryLockError::WouldBlock) => {}
                 Err(fs::TryLockError::Error(e)) => return Err(self.error(format!("lock file {}: {e}", path.display()))),
             }
@@ -383,7 +399,7 @@ mod tests {
     /// Locks without waiting long: unit tests never contend for a lock unless they mean to.
     fn write(t: &Target, values: Map<String, Value>) -> Result<(), Error> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let lock = rt.block_on(t.lock_within(Duration::from_millis(200)))?;
+        let lock = rt.block_on(t.lock_within(Duration::from_millis(200), true, true))?.unwrap();
         t.write(&lock, values)
     }
 
@@ -507,14 +523,30 @@ mod tests {
     }
 
     #[test]
+    fn test_mode_reads_make_no_lock_file() {
+        let file = tmp("no-lock-file");
+        let t = Target::new(&file, Some("k"));
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        assert!(rt.block_on(t.lock_shared(false)).unwrap().is_none());
+        assert!(!Path::new(&file).parent().unwrap().exists());
+    }
+
+    #[test]
     fn a_held_lock_makes_others_wait_then_gives_up() {
         let file = tmp("lock");
         let t = Target::new(&file, Some("k"));
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let held = rt.block_on(t.lock()).unwrap();
-        let waited = rt.block_on(t.lock_within(Duration::from_millis(150)));
+        let waited = rt.block_on(t.lock_within(Duration::from_millis(150), true, true));
         assert!(matches!(waited, Err(Error::Timeout(_))), "{waited:?}");
+        let reader = rt.block_on(t.lock_within(Duration::from_millis(150), false, false));
+        assert!(matches!(reader, Err(Error::Timeout(_))), "a reader waits for a writer: {reader:?}");
         drop(held);
-        rt.block_on(t.lock_within(Duration::from_millis(150))).unwrap();
+        let readers = (rt.block_on(t.lock_shared(false)).unwrap(), rt.block_on(t.lock_shared(true)).unwrap());
+        assert!(readers.0.is_some() && readers.1.is_some(), "readers share the lock");
+        let writer = rt.block_on(t.lock_within(Duration::from_millis(150), true, true));
+        assert!(matches!(writer, Err(Error::Timeout(_))), "a writer waits for readers: {writer:?}");
+        drop(readers);
+        rt.block_on(t.lock_within(Duration::from_millis(150), true, true)).unwrap();
     }
 }

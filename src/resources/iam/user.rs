@@ -132,9 +132,13 @@ impl Kind for User {
         let iam = cx.iam();
         // The secret file first: one the tool must not write (or may not read) is refused before
         // anything is created.
-        let file = match (&spec.access_key, spec.ensure) {
-            (Some(k), Ensure::Present) => Some((k.target().read()?.as_ref().and_then(key_in), k.target().mode()?)),
-            _ => None,
+        let (file, _consistent) = match (&spec.access_key, spec.ensure) {
+            (Some(k), Ensure::Present) => {
+                // Held until the keys are listed, so that the file and the keys are seen as one.
+                let lock = k.target().lock_shared(!cx.test()).await?;
+                (Some((k.target().read()?.as_ref().and_then(key_in), k.target().mode()?)), lock)
+            }
+            _ => (None, None),
         };
         let Some(found) = iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"])? else {
             return Ok(None);

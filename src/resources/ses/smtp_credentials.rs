@@ -174,6 +174,11 @@ impl Kind for SmtpCredentials {
         let iam = cx.iam();
         // The secret file first: one the tool must not write (or may not read) is refused before
         // anything is created.
+        // Held until the keys are listed, so that the file and the keys are seen as one.
+        let _consistent = match spec.ensure {
+            Ensure::Present => spec.target().lock_shared(!cx.test()).await?,
+            Ensure::Absent => None,
+        };
         let (file, mode) = match spec.ensure {
             Ensure::Present => (spec.target().read()?, spec.target().mode()?),
             Ensure::Absent => (None, None),
