@@ -8,6 +8,7 @@ mod backup;
 mod cli;
 mod faults;
 mod iam;
+mod keys;
 mod s3;
 mod schema;
 mod ses;
