@@ -291,3 +291,19 @@ async fn a_key_no_file_holds_is_reported_on_every_run() {
         assert!(r.comment.contains(&stray) && r.comment.contains("no secret file holds"), "{}", r.comment);
     }
 }
+
+#[tokio::test]
+async fn a_lost_create_policy_version_answer_makes_no_second_version() {
+    let name = unique("lost-version");
+    let doc = |action: &str| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]});
+    let pillar = |action: &str| json!({"iam": {"policies": {&name: {"document": doc(action)}}}});
+    assert!(converge(&pillar("s3:GetObject"), false).await.all(Some(true)));
+    let proxy = fault_proxy::start_losing(endpoint(), "Action=CreatePolicyVersion&", 1);
+    converge_via(&proxy.url, &pillar("s3:PutObject")).await;
+    assert_eq!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst), 1, "CreatePolicyVersion is never retried");
+    let again = converge(&pillar("s3:PutObject"), false).await;
+    assert!(again.unchanged(), "the lost version was the new default: {:#?}", again.returns);
+    let arn = format!("arn:aws:iam::123456789012:policy/{name}");
+    let versions = support::iam().await.list_policy_versions().policy_arn(&arn).send().await.unwrap();
+    assert_eq!(versions.versions().len(), 2, "one version per change");
+}
