@@ -1,5 +1,6 @@
 //! AWS clients: one `SdkConfig` per process, one set of service clients per region, built lazily,
-//! each carrying the [`CallLog`] interceptor that counts the operations the tool performs.
+//! each carrying the [`CallLog`] interceptor that counts the operations the tool performs and a
+//! notice on stderr while a call is slow. Timeouts and attempts come from the [`Connection`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -26,6 +27,21 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 const NO_CREDENTIALS: &str = "No AWS credentials were found: give keyid and key (Salt), a profile, \
      the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables, or an instance role";
 
+/// How long each attempt of an AWS call may take before it is abandoned, unless the connection says.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 20;
+/// How many attempts an AWS call gets (retries of throttling, server errors, timeouts), unless the
+/// connection says. SES throttles at about a request a second, so its calls get more by default.
+pub const DEFAULT_ATTEMPTS: u32 = 3;
+const DEFAULT_SES_ATTEMPTS: u32 = 5;
+/// How long to wait for a connection to AWS.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// After this long a call says on stderr that it is still waiting, and again every `SLOW_REPEAT`.
+const SLOW_NOTICE: Duration = Duration::from_secs(5);
+const SLOW_REPEAT: Duration = Duration::from_secs(10);
+/// Bounds that keep a typo from making a run wait for hours or hammer AWS.
+const MAX_TIMEOUT_SECS: u64 = 3600;
+const MAX_ATTEMPTS: u32 = 10;
+
 /// How to reach AWS. Every field is optional; unset fields fall back to the SDK's default chain
 /// (environment, shared config, instance metadata).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -46,14 +62,113 @@ pub struct Connection {
     /// Endpoint override, e.g. a local test server.
     #[serde(default)]
     pub endpoint_url: Option<String>,
+    /// Seconds each attempt of an AWS call may take (default 20).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    /// Attempts per AWS call, the first included (default 3; 5 for SES, which throttles).
+    #[serde(default)]
+    pub attempts: Option<u32>,
+}
+
+impl Connection {
+    /// The per-attempt timeout and the attempts of general and of SES calls; settings `check`
+    /// refuses are an invalid request.
+    fn limits(&self) -> Result<(Duration, u32, u32), Error> {
+        let errors = self.check("connection");
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        Ok((
+            Duration::from_secs(self.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
+            self.attempts.unwrap_or(DEFAULT_ATTEMPTS),
+            self.attempts.unwrap_or(DEFAULT_SES_ATTEMPTS),
+        ))
+    }
+}
+
+/// Says on stderr which AWS call a run is waiting for when one is slow, so that a silent endpoint
+/// is not a silent hang. The notice stops when the operation ends.
+#[derive(Debug, Clone)]
+struct SlowCallNotice {
+    timeout: Duration,
+    attempts: u32,
+}
+
+/// The running notice of one operation; dropped (and stopped) with the operation's config bag.
+#[derive(Debug)]
+struct Watch(tokio::task::AbortHandle);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl aws_smithy_types::config_bag::Storable for Watch {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl Intercept for SlowCallNotice {
+    fn name(&self) -> &'static str {
+        "SlowCallNotice"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (Some(meta), Ok(runtime)) = (cfg.load::<Metadata>(), tokio::runtime::Handle::try_current()) else {
+            return Ok(());
+        };
+        let what = format!("{} {}", meta.service(), meta.name());
+        let (timeout, attempts) = (self.timeout.as_secs(), self.attempts);
+        let task = runtime.spawn(async move {
+            let mut waited = SLOW_NOTICE;
+            tokio::time::sleep(SLOW_NOTICE).await;
+            loop {
+                eprintln!(
+                    "ocp-aws: still waiting for AWS to answer {what} after {} s (up to {timeout} s per attempt, \
+                     {attempts} attempts)",
+                    waited.as_secs()
+                );
+                tokio::time::sleep(SLOW_REPEAT).await;
+                waited += SLOW_REPEAT;
+            }
+        });
+        cfg.interceptor_state().store_put(Watch(task.abort_handle()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(watch) = cfg.load::<Watch>() {
+            watch.0.abort();
+        }
+        Ok(())
+    }
 }
 
 impl Connection {
     /// Problems a request's connection settings have, with paths under `path`, found before any
     /// AWS call: an endpoint that is not an http(s) URL, a region that is not a region code, a key
-    /// id without its secret (or the reverse).
+    /// id without its secret (or the reverse), a timeout or a number of attempts out of range.
     pub fn check(&self, path: &str) -> Vec<Invalid> {
         let mut errors = Vec::new();
+        if let Some(t) = self.timeout.filter(|t| !(1..=MAX_TIMEOUT_SECS).contains(t)) {
+            errors.push(Invalid::new(
+                format!("{path}.timeout"),
+                format!("{t} is not between 1 and {MAX_TIMEOUT_SECS} seconds"),
+            ));
+        }
+        if let Some(a) = self.attempts.filter(|a| !(1..=MAX_ATTEMPTS).contains(a)) {
+            errors.push(Invalid::new(format!("{path}.attempts"), format!("{a} is not between 1 and {MAX_ATTEMPTS}")));
+        }
         if let Some(url) = &self.endpoint_url {
             if !endpoint_url_ok(url) {
                 errors.push(Invalid::new(
@@ -153,6 +268,8 @@ pub struct Clients {
     base: SdkConfig,
     path_style: bool,
     log: CallLog,
+    notice: SlowCallNotice,
+    ses_attempts: u32,
     regions: Mutex<HashMap<String, Arc<RegionClients>>>,
 }
 
@@ -160,14 +277,17 @@ impl Clients {
     /// Loads the SDK configuration once. Credentials given in the connection win over the
     /// default chain; a key id without a secret (or the reverse) is an invalid request.
     pub async fn new(conn: &Connection, log: CallLog) -> Result<Self, Error> {
+        let (timeout, attempts, ses_attempts) = conn.limits()?;
+        // The whole operation: every attempt, plus room for the backoff between them.
+        let operation = timeout * attempts.max(ses_attempts) + Duration::from_secs(30);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(conn.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string())))
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .retry_config(RetryConfig::standard().with_max_attempts(attempts))
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .operation_timeout(Duration::from_secs(300))
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(timeout)
+                    .operation_timeout(operation)
                     .build(),
             );
         if let Some(profile) = &conn.profile {
@@ -201,6 +321,8 @@ impl Clients {
             path_style: base.endpoint_url().is_some(),
             base,
             log,
+            notice: SlowCallNotice { timeout, attempts },
+            ses_attempts,
             regions: Mutex::new(HashMap::new()),
         })
     }
@@ -228,27 +350,33 @@ impl Clients {
             .entry(region.to_string())
             .or_insert_with(|| {
                 let cfg = self.base.to_builder().region(Region::new(region.to_string())).build();
-                let log = self.log.clone();
+                let (log, notice) = (self.log.clone(), self.notice.clone());
+                let ses_notice = SlowCallNotice { attempts: self.ses_attempts, ..notice.clone() };
                 Arc::new(RegionClients {
                     s3: aws_sdk_s3::Client::from_conf(
                         aws_sdk_s3::config::Builder::from(&cfg)
                             .force_path_style(self.path_style)
                             .interceptor(log.clone())
+                            .interceptor(notice.clone())
                             .build(),
                     ),
                     iam: aws_sdk_iam::Client::from_conf(
-                        aws_sdk_iam::config::Builder::from(&cfg).interceptor(log.clone()).build(),
+                        aws_sdk_iam::config::Builder::from(&cfg)
+                            .interceptor(log.clone())
+                            .interceptor(notice.clone())
+                            .build(),
                     ),
                     // SES throttles at about one request a second: adaptive retries also slow the
                     // client down once throttled, instead of only backing off each call.
                     sesv2: aws_sdk_sesv2::Client::from_conf(
                         aws_sdk_sesv2::config::Builder::from(&cfg)
-                            .retry_config(RetryConfig::adaptive().with_max_attempts(5))
+                            .retry_config(RetryConfig::adaptive().with_max_attempts(self.ses_attempts))
                             .interceptor(log.clone())
+                            .interceptor(ses_notice)
                             .build(),
                     ),
                     sts: aws_sdk_sts::Client::from_conf(
-                        aws_sdk_sts::config::Builder::from(&cfg).interceptor(log).build(),
+                        aws_sdk_sts::config::Builder::from(&cfg).interceptor(log).interceptor(notice).build(),
                     ),
                 })
             })

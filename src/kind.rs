@@ -8,7 +8,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use tokio::sync::{Mutex, MutexGuard, OnceCell};
+use tokio::sync::OnceCell;
 
 use crate::aws::Clients;
 use crate::error::{AwsResult, Error, Invalid};
@@ -216,18 +216,18 @@ impl Diff {
     }
 }
 
-/// What every resource of one run shares: the clients, the test flag, the caller's account id
-/// (asked once), and the lock that serialises secret-file writes within the process.
+/// What every resource of one run shares: the clients, the test flag and the caller's account id
+/// (asked once). Secret files need no lock here: each has its own file lock, which tasks of one
+/// process respect as other processes do (`secrets::Target::lock`).
 pub struct Shared {
     clients: Clients,
     test: bool,
     account: OnceCell<String>,
-    secrets: Mutex<()>,
 }
 
 impl Shared {
     pub fn new(clients: Clients, test: bool) -> Self {
-        Shared { clients, test, account: OnceCell::new(), secrets: Mutex::new(()) }
+        Shared { clients, test, account: OnceCell::new() }
     }
     /// What a kind sees while it works on one resource in `region`.
     pub fn cx<'a>(&'a self, region: &'a str) -> Cx<'a> {
@@ -269,10 +269,6 @@ impl Cx<'_> {
             })
             .await
             .cloned()
-    }
-    /// Serialises writes to secret files within the process (several resources may share a file).
-    pub async fn secret_lock(&self) -> MutexGuard<'_, ()> {
-        self.shared.secrets.lock().await
     }
 }
 

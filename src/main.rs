@@ -103,6 +103,12 @@ struct ConnArgs {
     /// Endpoint override, e.g. a local test server (AWS_ENDPOINT_URL works too).
     #[arg(long)]
     endpoint_url: Option<String>,
+    /// Seconds each attempt of an AWS call may take (default 20).
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Attempts per AWS call, the first included (default 3; 5 for SES).
+    #[arg(long)]
+    attempts: Option<u32>,
 }
 
 impl ConnArgs {
@@ -112,6 +118,8 @@ impl ConnArgs {
             region: self.region.clone(),
             profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
+            timeout: self.timeout,
+            attempts: self.attempts,
             ..Connection::default()
         };
         let errors: Vec<String> = conn
@@ -121,6 +129,8 @@ impl ConnArgs {
                 e.to_string()
                     .replace("connection.endpoint_url", "--endpoint-url")
                     .replace("connection.region", "--region")
+                    .replace("connection.timeout", "--timeout")
+                    .replace("connection.attempts", "--attempts")
             })
             .collect();
         match errors.is_empty() {

@@ -11,13 +11,11 @@ use ocp_aws::resources::s3::bucket::Bucket;
 use serde_json::{json, Value};
 
 use crate::consistency_proxy::{self as proxy, FailFirst, LifecycleFlipBack, Request};
-use crate::support::{connection, converge, endpoint, unique};
+use crate::support::{self, converge, endpoint, unique};
 
 /// Converges `pillar` through the proxy at `url`; returns the state of resource `id`.
 async fn converge_via(url: &str, pillar: &Value, id: &str) -> StateReturn {
-    let mut conn = connection();
-    conn.endpoint_url = Some(url.to_string());
-    let returns = ocp_aws::app::converge(pillar, &conn, false, None).await.returns;
+    let returns = support::converge_via(url, pillar).await;
     returns.iter().find(|r| r.id.as_deref() == Some(id)).unwrap_or_else(|| panic!("no {id} in {returns:#?}")).clone()
 }
 

@@ -4,13 +4,7 @@
 use serde_json::json;
 
 use crate::fault_proxy::{self, Fault};
-use crate::support::{connection, endpoint, unique};
-
-async fn converge_via(url: &str, pillar: &serde_json::Value) -> Vec<ocp_aws::protocol::StateReturn> {
-    let mut conn = connection();
-    conn.endpoint_url = Some(url.to_string());
-    ocp_aws::app::converge(pillar, &conn, false, None).await.returns
-}
+use crate::support::{converge_via, endpoint, unique};
 
 #[tokio::test]
 async fn throttled_ses_calls_are_retried_with_backoff() {

@@ -133,9 +133,10 @@ async fn a_lost_secret_file_fails_until_rotate_replaces_the_key() {
 async fn a_secret_file_that_cannot_be_written_leaves_no_key_behind() {
     let user = unique("rollback");
     let dir = support::temp_dir("rollback");
-    let blocker = dir.join("not-a-folder");
-    std::fs::write(&blocker, "").unwrap();
-    let file = blocker.join("k.sls").to_string_lossy().into_owned();
+    let file = dir.join("k.sls").to_string_lossy().into_owned();
+    // The file can be read (it does not exist) and locked, but the temporary file the write goes
+    // through is taken: the key is created, then writing fails.
+    std::fs::create_dir(dir.join(format!(".k.sls.{}.tmp", std::process::id()))).unwrap();
     let pillar = json!({"iam": {"users": {&user: {"access_key": {"secret_file": &file}}}}});
     let run = converge(&pillar, false).await;
     let u = run.get(&format!("iam.user {user}"));
@@ -144,6 +145,21 @@ async fn a_secret_file_that_cannot_be_written_leaves_no_key_behind() {
     let keys = support::iam().await.list_access_keys().user_name(&user).send().await.unwrap();
     assert!(keys.access_key_metadata().is_empty(), "no orphaned credentials");
     assert_eq!(u.changes["new"]["access_key"], serde_json::Value::Null, "no key is reported as created: {u:#?}");
+}
+
+#[tokio::test]
+async fn a_secret_file_that_cannot_be_read_is_refused_before_anything_is_created() {
+    let user = unique("unreadable");
+    let dir = support::temp_dir("unreadable");
+    let blocker = dir.join("not-a-folder");
+    std::fs::write(&blocker, "").unwrap();
+    let file = blocker.join("k.sls").to_string_lossy().into_owned();
+    let pillar = json!({"iam": {"users": {&user: {"access_key": {"secret_file": &file}}}}});
+    let run = converge(&pillar, false).await;
+    let u = run.get(&format!("iam.user {user}"));
+    assert_eq!(u.result, Some(false));
+    assert!(u.comment.contains(&file), "{}", u.comment);
+    assert!(support::iam().await.get_user().user_name(&user).send().await.is_err(), "no user was created");
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod cli;
 mod consistency;
 mod faults;
 mod iam;
+mod keys;
 mod s3;
 mod schema;
 mod ses;

@@ -72,7 +72,15 @@ pub fn connection_as(keyid: &str) -> Connection {
         keyid: Some(keyid.into()),
         key: Some(Secret::new("testing")),
         endpoint_url: Some(endpoint().to_string()),
+        ..Connection::default()
     }
+}
+
+/// Applies `pillar` through another endpoint (a fault-injecting proxy in front of moto).
+pub async fn converge_via(url: &str, pillar: &Value) -> Vec<StateReturn> {
+    let mut conn = connection();
+    conn.endpoint_url = Some(url.to_string());
+    app::converge(pillar, &conn, false, None).await.returns
 }
 
 /// An access key id no other converge uses.

@@ -14,7 +14,7 @@ use crate::error::{AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::resources::iam::access_key::{self, KeyInfo};
 use crate::resources::iam::document;
-use crate::resources::iam::user::delete_user;
+use crate::resources::iam::user::{create_user, delete_user};
 use crate::secrets::Target;
 use crate::validate;
 
@@ -130,6 +130,14 @@ pub struct Observed {
     pub secret_file_key: Option<String>,
     /// Regions the secret file has a password for.
     pub secret_file_regions: Vec<String>,
+    /// The secret file's mode, if it exists.
+    #[serde(skip)]
+    pub secret_file_mode: Option<u32>,
+}
+
+/// The key id (SMTP user name) in the secret file's section: every region's entry holds the same.
+fn key_in(section: &Map<String, Value>) -> Option<String> {
+    section.values().find_map(|entry| entry.get("smtp_username")?.as_str().map(str::to_string))
 }
 
 impl Kind for SmtpCredentials {
@@ -169,6 +177,17 @@ impl Kind for SmtpCredentials {
 
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
         let iam = cx.iam();
+        // The secret file first: one the tool must not write (or may not read) is refused before
+        // anything is created.
+        // Held until the keys are listed, so that the file and the keys are seen as one.
+        let _consistent = match spec.ensure {
+            Ensure::Present => spec.target().lock_shared(!cx.test()).await?,
+            Ensure::Absent => None,
+        };
+        let (file, mode) = match spec.ensure {
+            Ensure::Present => (spec.target().read()?, spec.target().mode()?),
+            Ensure::Absent => (None, None),
+        };
         if iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"])?.is_none() {
             return Ok(None);
         }
@@ -179,6 +198,7 @@ impl Kind for SmtpCredentials {
             access_keys: Vec::new(),
             secret_file_key: None,
             secret_file_regions: Vec::new(),
+            secret_file_mode: mode,
         };
         if spec.ensure == Ensure::Absent {
             return Ok(Some(o));
@@ -203,13 +223,15 @@ impl Kind for SmtpCredentials {
         o.other_policies = inline.into_iter().filter(|p| p != POLICY).collect();
         o.other_policies.sort();
         o.access_keys = access_key::list(cx, name).await?;
-        if let Some(file) = spec.target().read()? {
+        if let Some(file) = file {
+            o.secret_file_key = key_in(&file);
             for (region, entry) in &file {
-                if let Some(user) = entry.get("smtp_username").and_then(Value::as_str) {
-                    o.secret_file_key.get_or_insert_with(|| user.to_string());
-                    if entry.get("smtp_password").is_some_and(Value::is_string) {
-                        o.secret_file_regions.push(region.clone());
-                    }
+                let user = entry.get("smtp_username").and_then(Value::as_str);
+                if user.is_some()
+                    && user == o.secret_file_key.as_deref()
+                    && entry.get("smtp_password").is_some_and(Value::is_string)
+                {
+                    o.secret_file_regions.push(region.clone());
                 }
             }
         }
@@ -220,7 +242,7 @@ impl Kind for SmtpCredentials {
 
     fn diff(name: &str, spec: &Spec, observed: Option<&Observed>) -> Diff {
         let regions = spec.smtp_regions();
-        let written = json!({"secret": format!("written to {}", spec.secret_file), "regions": regions});
+        let written = json!({"secret": format!("to be written to {}", spec.secret_file), "regions": regions});
         let Some(o) = observed else {
             let mut d = Diff::creating();
             d.set("policy", (), send_only());
@@ -263,6 +285,7 @@ impl Kind for SmtpCredentials {
                 ));
             }
         }
+        access_key::diff_mode(&spec.target(), o.secret_file_mode, &mut d);
         d
     }
 
@@ -275,40 +298,11 @@ impl Kind for SmtpCredentials {
         observed: Option<&Observed>,
         diff: &mut Diff,
     ) -> Result<(), Error> {
-        let iam = cx.iam();
-        if observed.is_none() {
-            iam.create_user().user_name(name).send().await.op("CreateUser")?;
+        let applied = apply_credentials(cx, name, spec, observed, diff).await;
+        if applied.is_err() {
+            access_key::forget_unwritten(diff, "smtp_credentials");
         }
-        if diff.has("policy") {
-            crate::aws::retry_while(&["NoSuchEntity"], || {
-                iam.put_user_policy()
-                    .user_name(name)
-                    .policy_name(POLICY)
-                    .policy_document(send_only().to_string())
-                    .send()
-            })
-            .await
-            .op("PutUserPolicy")?;
-        }
-        if diff.has("inline_policies") {
-            for other in observed.map(|o| o.other_policies.as_slice()).unwrap_or_default() {
-                iam.delete_user_policy()
-                    .user_name(name)
-                    .policy_name(other)
-                    .send()
-                    .await
-                    .none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
-            }
-        }
-        if diff.has("smtp_credentials") {
-            let old = observed.map(|o| o.access_keys.clone()).unwrap_or_default();
-            let regions = spec.smtp_regions();
-            access_key::replace(cx, name, &spec.target(), &old, "smtp_credentials", diff, |id, secret| {
-                file_values(&regions, id, secret)
-            })
-            .await?;
-        }
-        Ok(())
+        applied
     }
 
     // ---- delete --------------------------------------------------------------------------------
@@ -316,6 +310,47 @@ impl Kind for SmtpCredentials {
     async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
         delete_user(cx, name).await
     }
+}
+
+/// The writes of `apply`, in order: the user, its policy, its key, its file's mode.
+async fn apply_credentials(
+    cx: &Cx<'_>,
+    name: &str,
+    spec: &Spec,
+    observed: Option<&Observed>,
+    diff: &mut Diff,
+) -> Result<(), Error> {
+    let iam = cx.iam();
+    if observed.is_none() {
+        create_user(cx, name).await?;
+    }
+    if diff.has("policy") {
+        crate::aws::retry_while(&["NoSuchEntity"], || {
+            iam.put_user_policy().user_name(name).policy_name(POLICY).policy_document(send_only().to_string()).send()
+        })
+        .await
+        .op("PutUserPolicy")?;
+    }
+    if diff.has("inline_policies") {
+        for other in observed.map(|o| o.other_policies.as_slice()).unwrap_or_default() {
+            iam.delete_user_policy()
+                .user_name(name)
+                .policy_name(other)
+                .send()
+                .await
+                .none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
+        }
+    }
+    let seen = access_key::Seen {
+        keys: observed.map(|o| o.access_keys.as_slice()).unwrap_or_default(),
+        in_file: observed.and_then(|o| o.secret_file_key.as_deref()),
+    };
+    let regions = spec.smtp_regions();
+    access_key::ensure(cx, name, &spec.target(), seen, key_in, "smtp_credentials", diff, |id, secret| {
+        file_values(&regions, id, secret)
+    })
+    .await?;
+    access_key::repair_mode(&spec.target(), diff).await
 }
 
 #[cfg(test)]
@@ -346,6 +381,7 @@ mod tests {
             access_keys: vec![KeyInfo { id: "AK1".into(), active: true }],
             secret_file_key: Some("AK1".into()),
             secret_file_regions: regions.iter().map(|r| r.to_string()).collect(),
+            secret_file_mode: Some(0o600),
         }
     }
 
