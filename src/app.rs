@@ -1,21 +1,28 @@
-//! What the binary does with a request: the `stdio` protocol and the CLI commands share these.
+//! What the binary does: the `stdio` protocol (`state`, `converge`, `call`) and the functions the
+//! CLI commands share with it. JSON is read and written only here and in `main`; everything in
+//! between works on types.
 
 use serde_json::{json, Value};
 
-use crate::aws::Connection;
+use crate::aws::{CallLog, Connection};
 use crate::dns;
 use crate::engine::Engine;
 use crate::error::{Error, Invalid};
 use crate::kind::Ensure;
 use crate::pillar::{self, Node, PillarFile};
-use crate::protocol::{Action, CallResponse, Op, Request, StateReturn, VERSION};
-use crate::resources::ses::{domain_identity, smtp_credentials};
-use crate::resources::KindId;
+use crate::protocol::{Action, CallRequest, CallResponse, Op, Request, Response, StateRequest, StateReturn, VERSION};
+use crate::resources::ses::{domain_identity, smtp_credentials, Identity};
+use crate::resources::{AnySpec, KindId};
 
 /// Exit statuses of the protocol and the CLI (ARCHITECTURE.md, "The protocol").
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
+
+/// The most a request may hold; a Pillar is far smaller.
+pub const MAX_REQUEST_BYTES: usize = 16 << 20;
+/// How much of a name an answer repeats: an answer stays small whatever the request held.
+const MAX_ECHO_CHARS: usize = 200;
 
 /// The exit status for an error: 2 for invalid input, 1 for anything else.
 pub fn exit_status(e: &Error) -> i32 {
@@ -27,31 +34,51 @@ pub fn exit_status(e: &Error) -> i32 {
 }
 
 /// A response and the exit status that goes with it.
+#[derive(Debug)]
 pub struct Outcome {
-    pub response: Value,
+    pub response: Response,
     pub status: i32,
 }
 
 impl Outcome {
-    fn states(returns: &[StateReturn]) -> Self {
-        let failed = returns.iter().any(|r| r.result == Some(false));
-        Outcome { response: json!(returns), status: if failed { EXIT_FAILED } else { EXIT_OK } }
-    }
     fn state(ret: StateReturn) -> Self {
         let status = if ret.result == Some(false) { EXIT_FAILED } else { EXIT_OK };
-        Outcome { response: json!(ret), status }
+        Outcome { response: Response::State(ret), status }
+    }
+    /// The failure of a request that could not be carried out as given (exit status 2 when it is
+    /// invalid), in the shape of the answer its op expects.
+    fn refused(op: Option<Op>, name: &str, e: &Error) -> Self {
+        let name = echo(name);
+        let comment = sentence(e);
+        let response = match op {
+            Some(Op::Converge) => Response::Converge(vec![StateReturn::failed(&name, comment)]),
+            Some(Op::Call) => Response::Call(CallResponse { result: false, comment, value: Value::Null }),
+            Some(Op::State) | None => Response::State(StateReturn::failed(&name, comment)),
+        };
+        Outcome { response, status: exit_status(e) }
     }
     fn call(result: Result<Value, Error>) -> Self {
         match result {
             Ok(value) => Outcome {
-                response: json!(CallResponse { result: true, comment: String::new(), value }),
+                response: Response::Call(CallResponse { result: true, comment: String::new(), value }),
                 status: EXIT_OK,
             },
-            Err(e) => Outcome {
-                response: json!(CallResponse { result: false, comment: sentence(&e), value: Value::Null }),
-                status: exit_status(&e),
-            },
+            Err(e) => Outcome::refused(Some(Op::Call), "", &e),
         }
+    }
+    /// The response as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.response).unwrap_or_else(|e| {
+            json!({"name": "response", "result": false, "changes": {}, "comment": format!("The answer could not be written as JSON: {e}.")}).to_string()
+        })
+    }
+}
+
+/// At most `MAX_ECHO_CHARS` of a user-given name, marked when cut.
+fn echo(name: &str) -> String {
+    match name.char_indices().nth(MAX_ECHO_CHARS) {
+        Some((at, _)) => format!("{}…", &name[..at]),
+        None => name.to_string(),
     }
 }
 
@@ -62,132 +89,222 @@ fn sentence(e: &Error) -> String {
     }
 }
 
-/// Answers one `stdio` request. Never panics on bad input: an unreadable request is an
-/// invalid-request state return with exit status 2.
-pub async fn handle(text: &str) -> Outcome {
-    let request: Request =
-        match crate::strict::from_json(text, "request").and_then(|v| pillar::deserialize(v, "request")) {
-            Ok(r) => r,
-            Err(e) => return invalid_state("request", &e),
+/// Answers one `stdio` request. Never panics on bad input: whatever arrives gets exactly one JSON
+/// answer; an unreadable request gets result false and exit status 2.
+pub async fn handle(input: &[u8]) -> Outcome {
+    match parse_request(input) {
+        Ok(Request::State(r)) => state(&r).await,
+        Ok(Request::Converge(r)) => {
+            let done = converge(&r.params, &r.connection, r.test, r.concurrency).await;
+            Outcome { response: Response::Converge(done.returns), status: done.status }
+        }
+        Ok(Request::Call(r)) if r.function == "validate" => {
+            // An invalid Pillar fails the call (exit status 2) and still lists every error.
+            let verdict = validate(&r.params, r.connection.region.as_deref());
+            let errors: Vec<String> = verdict.errors.iter().map(Invalid::to_string).collect();
+            let value = json!({"valid": errors.is_empty(), "errors": errors});
+            match verdict.errors.is_empty() {
+                true => Outcome::call(Ok(value)),
+                false => {
+                    let mut outcome = Outcome::refused(Some(Op::Call), "", &Error::Invalid(verdict.errors));
+                    if let Response::Call(c) = &mut outcome.response {
+                        c.value = value;
+                    }
+                    outcome
+                }
+            }
+        }
+        Ok(Request::Call(r)) => Outcome::call(call(&r).await),
+        Err((op, name, e)) => Outcome::refused(op, &name, &e),
+    }
+}
+
+/// What went wrong with a request: its op and name when they could be read, and why.
+type Unreadable = (Option<Op>, String, Error);
+
+/// Reads a request: UTF-8 JSON, one object, `version` 1, a known `op`, then that op's fields.
+pub fn parse_request(input: &[u8]) -> Result<Request, Unreadable> {
+    let refuse =
+        |op, name: &str, path: &str, message: String| Err((op, name.to_string(), Error::invalid(path, message)));
+    if input.len() > MAX_REQUEST_BYTES {
+        return refuse(None, "request", "request", format!("is larger than {MAX_REQUEST_BYTES} bytes"));
+    }
+    let Ok(text) = std::str::from_utf8(input) else {
+        return refuse(None, "request", "request", "is not UTF-8 text".into());
+    };
+    if text.trim().is_empty() {
+        return refuse(None, "request", "request", "is empty: expected one JSON object on stdin".into());
+    }
+    let mut fields = match crate::strict::from_json(text, "request") {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return refuse(None, "request", "request", "expected a JSON object".into()),
+        Err(e) => return Err((None, "request".into(), e)),
+    };
+    let op_text = fields.remove("op");
+    let op = op_text.as_ref().and_then(Value::as_str).and_then(|t| Op::ALL.into_iter().find(|o| o.name() == t));
+    let name = fields.get("name").and_then(Value::as_str).unwrap_or("request").to_string();
+    match fields.remove("version") {
+        Some(v) if v == json!(VERSION) => {}
+        Some(_) => return refuse(op, &name, "request.version", format!("expected {VERSION}")),
+        None => return refuse(op, &name, "request.version", format!("missing: expected {VERSION}")),
+    }
+    let Some(op) = op else {
+        let known: Vec<&str> = Op::ALL.iter().map(|o| o.name()).collect();
+        let message = match op_text {
+            None => format!("missing: expected one of {}", known.join(", ")),
+            Some(other) => {
+                format!("expected one of {}, not {}", known.join(", "), crate::validate::quote(&other.to_string()))
+            }
         };
-    if request.version != VERSION {
-        return invalid_state("request", &Error::invalid("request.version", format!("expected {VERSION}")));
+        return refuse(None, &name, "request.op", message);
+    };
+    let fields = Value::Object(fields);
+    let parsed = match op {
+        Op::State => pillar::deserialize(fields, "request").map(Request::State),
+        Op::Converge => pillar::deserialize(fields, "request").map(Request::Converge),
+        Op::Call => pillar::deserialize(fields, "request").map(Request::Call),
+    };
+    let request = parsed.map_err(|e| (Some(op), name.clone(), e))?;
+    let connection = match &request {
+        Request::State(r) => &r.connection,
+        Request::Converge(r) => &r.connection,
+        Request::Call(r) => &r.connection,
+    };
+    let errors = connection.check("request.connection");
+    if !errors.is_empty() {
+        return Err((Some(op), name, Error::Invalid(errors)));
     }
-    match request.op {
-        Op::State => state(&request).await,
-        Op::Converge => converge(&request.params, &request.connection, request.test).await,
-        Op::Call => Outcome::call(call(&request).await),
-    }
+    Ok(request)
 }
 
-fn invalid_state(name: &str, e: &Error) -> Outcome {
-    Outcome { response: json!(StateReturn::failed(name, sentence(e))), status: EXIT_INVALID }
-}
-
-fn kind_of(request: &Request) -> Result<(KindId, String), Error> {
-    let kind = request.kind.as_deref().ok_or_else(|| Error::invalid("request.kind", "missing"))?;
-    let kind = KindId::from_id(kind).ok_or_else(|| {
+fn kind_of(kind: &str, path: &str) -> Result<KindId, Error> {
+    KindId::from_id(kind).ok_or_else(|| {
         let known: Vec<&str> = KindId::ALL.iter().map(|k| k.id()).collect();
-        Error::invalid("request.kind", format!("unknown kind `{kind}`; known kinds: {}", known.join(", ")))
-    })?;
-    let name =
-        request.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| Error::invalid("request.name", "missing"))?;
-    Ok((kind, name))
+        Error::invalid(
+            path,
+            format!("unknown kind {}; known kinds: {}", crate::validate::quote(kind), known.join(", ")),
+        )
+    })
 }
 
-async fn state(request: &Request) -> Outcome {
-    let name = request.name.clone().unwrap_or_default();
-    let node = kind_of(request).and_then(|(kind, name)| {
-        let action = request.action.ok_or_else(|| Error::invalid("request.action", "missing: present or absent"))?;
-        pillar::single(kind, &name, &request.params, action == Action::Absent, request.connection.region.as_deref())
+async fn state(request: &StateRequest) -> Outcome {
+    let name = &request.name;
+    let node = kind_of(&request.kind, "request.kind").and_then(|kind| {
+        if name.is_empty() {
+            return Err(Error::invalid("request.name", "missing"));
+        }
+        let absent = request.action == Action::Absent;
+        pillar::single(kind, name, &request.params, absent, request.connection.region.as_deref())
     });
     let node = match node {
         Ok(n) => n,
-        Err(e) => return invalid_state(&name, &e),
+        Err(e) => return Outcome::refused(Some(Op::State), name, &e),
     };
     match Engine::new(&request.connection, request.test).await {
         Ok(engine) => Outcome::state(engine.converge_one(&node).await),
-        Err(e @ Error::Invalid(_)) => invalid_state(&name, &e),
-        Err(e) => Outcome::state(StateReturn::failed(&name, sentence(&e))),
+        Err(e) => Outcome::refused(Some(Op::State), name, &e),
     }
 }
 
-/// Converges a whole `ocp_aws` Pillar value.
-pub async fn converge(params: &Value, conn: &Connection, test: bool) -> Outcome {
-    converge_with(params, conn, test, None).await.0
+/// What converging a Pillar gave: a return per resource in the order of work, the exit status,
+/// and the AWS operations made (empty when none could start).
+pub struct Converged {
+    pub returns: Vec<StateReturn>,
+    pub status: i32,
+    pub calls: CallLog,
 }
 
-/// Converges and also returns the engine, for callers that report its AWS calls.
-pub async fn converge_with(
-    params: &Value,
-    conn: &Connection,
-    test: bool,
-    concurrency: Option<usize>,
-) -> (Outcome, Option<Engine>) {
+/// Converges a whole `ocp_aws` Pillar value, `concurrency` resources at a time (default: the
+/// engine's). An invalid Pillar is one failed return named `ocp_aws` listing every error.
+pub async fn converge(params: &Value, conn: &Connection, test: bool, concurrency: Option<usize>) -> Converged {
+    let refused = |e: Error| {
+        let status = exit_status(&e);
+        Converged { returns: vec![StateReturn::failed(pillar::ROOT, sentence(&e))], status, calls: CallLog::default() }
+    };
     let nodes = match pillar::plan(params, conn.region.as_deref()) {
         Ok(n) => n,
-        Err(e) => {
-            let ret = StateReturn::failed(pillar::ROOT, sentence(&e));
-            return (Outcome { response: json!([ret]), status: EXIT_INVALID }, None);
-        }
+        Err(e) => return refused(e),
     };
     let engine = match Engine::new(conn, test).await {
         Ok(e) => e,
-        Err(e) => {
-            let response = json!([StateReturn::failed(pillar::ROOT, sentence(&e))]);
-            return (Outcome { response, status: exit_status(&e) }, None);
-        }
+        Err(e) => return refused(e),
     };
     let engine = match concurrency {
         Some(n) => engine.with_concurrency(n),
         None => engine,
     };
     let returns = engine.converge_all(&nodes).await;
-    (Outcome::states(&returns), Some(engine))
+    let status = if returns.iter().any(|r| r.result == Some(false)) { EXIT_FAILED } else { EXIT_OK };
+    Converged { returns, status, calls: engine.calls().clone() }
 }
 
-/// Runs a read-only execution function (`op: call`) and returns its value.
-pub async fn call(request: &Request) -> Result<Value, Error> {
-    let function = request.function.as_deref().ok_or_else(|| Error::invalid("request.function", "missing"))?;
-    match function {
+/// The read-only execution functions (`op: call`).
+pub const FUNCTIONS: &[&str] =
+    &["describe", "dns_check", "dns_records", "expand", "schema", "smtp_password", "validate"];
+
+/// Runs a read-only execution function and returns its value.
+pub async fn call(request: &CallRequest) -> Result<Value, Error> {
+    let region = request.connection.region.as_deref();
+    let name =
+        || request.name.as_deref().filter(|n| !n.is_empty()).ok_or_else(|| Error::invalid("request.name", "missing"));
+    match request.function.as_str() {
         "schema" => Ok(schema()),
-        "validate" => Ok(validate(&request.params, request.connection.region.as_deref())),
-        "expand" => Ok(expand(&request.params, request.connection.region.as_deref())),
+        "validate" => match validate(&request.params, region).errors {
+            errors if errors.is_empty() => Ok(json!({"valid": true, "errors": []})),
+            errors => Err(Error::Invalid(errors)),
+        },
+        "expand" => Ok(expand(&request.params, region)),
         "dns_records" => {
-            let (records, _) = domain_records(request).await?;
+            let (records, _) = domain_records(name()?, &request.params, &request.connection).await?;
             Ok(json!(records))
         }
-        "dns_check" => dns_check(request).await,
-        "smtp_password" => smtp_password(&request.params),
+        "dns_check" => {
+            let nameserver = match request.params.get("nameserver") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(ns)) => Some(parse_nameserver(ns, "request.params.nameserver")?),
+                Some(_) => return Err(Error::invalid("request.params.nameserver", "expected IP or IP:PORT text")),
+            };
+            let mut params = request.params.clone();
+            if let Some(m) = params.as_object_mut() {
+                m.remove("nameserver"); // the check's own setting, not the identity's
+            }
+            dns_check(name()?, &params, &request.connection, nameserver).await
+        }
+        "smtp_password" => {
+            let field = |f: &str, what: &str| {
+                request
+                    .params
+                    .get(f)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::invalid(format!("request.params.{f}"), what))
+            };
+            let secret = field("key", "missing: the secret access key")?;
+            let region = field("region", "missing: the SES region")?;
+            smtp_password(secret, region, "request.params.region").map(Value::String)
+        }
         "describe" => {
-            let (kind, name) = kind_of(request)?;
-            let node = pillar::single(kind, &name, &request.params, false, request.connection.region.as_deref())?;
+            let kind = kind_of(request.kind.as_deref().unwrap_or_default(), "request.kind")?;
+            let name = name()?;
+            let node = pillar::single(kind, name, &request.params, false, region)?;
             let engine = Engine::new(&request.connection, true).await?;
-            node.spec.describe(&engine.cx(&node.region), &name).await
+            node.spec.describe(&engine.cx(&node.region), name).await
         }
         other => Err(Error::invalid(
             "request.function",
-            format!(
-                "unknown function `{other}`; known functions: \
-                 describe, dns_check, dns_records, expand, schema, smtp_password, validate"
-            ),
+            format!("unknown function {}; known functions: {}", crate::validate::quote(other), FUNCTIONS.join(", ")),
         )),
     }
 }
 
-/// The SES SMTP password of `params.key` (a secret access key) for `params.region`.
-fn smtp_password(params: &Value) -> Result<Value, Error> {
-    let field = |name: &str, what: &str| {
-        params.get(name).and_then(Value::as_str).ok_or_else(|| Error::invalid(format!("request.params.{name}"), what))
-    };
-    let secret = field("key", "missing: the secret access key")?;
-    let region = field("region", "missing: the SES region")?;
+/// The SES SMTP password of a secret access key for `region`; `path` names where the region came
+/// from, for the error message (`--region` on the command line).
+pub fn smtp_password(secret: &str, region: &str, path: &str) -> Result<String, Error> {
     let mut errors = Vec::new();
-    crate::validate::region(region, "request.params.region", &mut errors);
+    crate::validate::region(region, path, &mut errors);
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    Ok(json!(smtp_credentials::smtp_password(secret, region)))
+    Ok(smtp_credentials::smtp_password(secret, region))
 }
 
 /// The Pillar JSON Schema, generated from the Rust types.
@@ -195,24 +312,31 @@ pub fn schema() -> Value {
     serde_json::to_value(schemars::schema_for!(PillarFile)).expect("a schema is JSON")
 }
 
-/// `{"valid": bool, "errors": ["path: message", ...]}`; never touches AWS.
-pub fn validate(params: &Value, default_region: Option<&str>) -> Value {
-    let errors = invalid_list(pillar::plan(params, default_region).err());
-    json!({"valid": errors.is_empty(), "errors": errors})
+/// The verdict on a Pillar: every problem found, each with its path. Never touches AWS.
+pub struct Verdict {
+    pub errors: Vec<Invalid>,
 }
 
-fn invalid_list(e: Option<Error>) -> Vec<String> {
+/// Checks a Pillar value in full without touching AWS.
+pub fn validate(params: &Value, default_region: Option<&str>) -> Verdict {
+    Verdict { errors: invalid_list(pillar::plan(params, default_region).err()) }
+}
+
+fn invalid_list(e: Option<Error>) -> Vec<Invalid> {
     match e {
         None => Vec::new(),
-        Some(Error::Invalid(all)) => all.iter().map(Invalid::to_string).collect(),
-        Some(other) => vec![other.to_string()],
+        Some(Error::Invalid(all)) => all,
+        Some(other) => vec![Invalid::new("", other.to_string())],
     }
 }
 
 /// The Salt states the formula renders: one per resource, in order, with requisites.
 pub fn expand(params: &Value, default_region: Option<&str>) -> Value {
     match pillar::plan(params, default_region) {
-        Err(e) => json!({"errors": invalid_list(Some(e)), "states": []}),
+        Err(e) => {
+            let errors: Vec<String> = invalid_list(Some(e)).iter().map(Invalid::to_string).collect();
+            json!({"errors": errors, "states": []})
+        }
         Ok(nodes) => json!({"errors": [], "states": nodes.iter().map(|n| salt_state(n, &nodes)).collect::<Vec<_>>()}),
     }
 }
@@ -236,17 +360,14 @@ fn salt_state(node: &Node, all: &[Node]) -> Value {
 
 /// The DNS records of an SES domain identity, from what SES reports about it. `params` takes the
 /// domain identity's settings (`region`, `zone`, `receiving`, `dmarc`, `mail_from`).
-pub async fn domain_records(request: &Request) -> Result<(Vec<dns::Record>, crate::resources::ses::Identity), Error> {
-    let domain = request.name.as_deref().ok_or_else(|| Error::invalid("request.name", "missing: the domain"))?;
-    let mut params = request.params.clone();
-    if let Some(m) = params.as_object_mut() {
-        m.remove("nameserver"); // dns_check's own setting, not the identity's
-    }
-    let node = pillar::single(KindId::SesDomainIdentity, domain, &params, false, request.connection.region.as_deref())?;
-    let crate::resources::AnySpec::SesDomainIdentity(spec) = &node.spec else {
-        unreachable!("parsed as a domain identity")
-    };
-    let engine = Engine::new(&request.connection, true).await?;
+pub async fn domain_records(
+    domain: &str,
+    params: &Value,
+    conn: &Connection,
+) -> Result<(Vec<dns::Record>, Identity), Error> {
+    let node = pillar::single(KindId::SesDomainIdentity, domain, params, false, conn.region.as_deref())?;
+    let AnySpec::SesDomainIdentity(spec) = &node.spec else { unreachable!("parsed as a domain identity") };
+    let engine = Engine::new(conn, true).await?;
     let identity = crate::resources::ses::read_identity(&engine.cx(&node.region), domain).await?.ok_or_else(|| {
         Error::Refused(format!("SES has no domain identity {domain} in {}; apply it first", node.region))
     })?;
@@ -254,15 +375,15 @@ pub async fn domain_records(request: &Request) -> Result<(Vec<dns::Record>, crat
 }
 
 /// Resolves the domain's records and reports each, plus whether DKIM makes mail DMARC-aligned.
-pub async fn dns_check(request: &Request) -> Result<Value, Error> {
-    let nameserver = match request.params.get("nameserver").and_then(Value::as_str) {
-        Some(ns) => Some(parse_nameserver(ns)?),
-        None => None,
-    };
-    let (records, identity) = domain_records(request).await?;
+pub async fn dns_check(
+    domain: &str,
+    params: &Value,
+    conn: &Connection,
+    nameserver: Option<std::net::SocketAddr>,
+) -> Result<Value, Error> {
+    let (records, identity) = domain_records(domain, params, conn).await?;
     let resolver = dns::resolver(nameserver)?;
     let checked = dns::check(&resolver, &records).await?;
-    let domain = request.name.clone().unwrap_or_default();
     let dkim: Vec<&dns::Checked> = checked.iter().filter(|c| c.record.purpose == "DKIM").collect();
     let dkim_published = !dkim.is_empty() && dkim.iter().all(|c| c.status == dns::Status::Present);
     let dkim_verified = identity.dkim_status.as_deref() == Some("SUCCESS");
@@ -278,8 +399,51 @@ pub async fn dns_check(request: &Request) -> Result<Value, Error> {
     )
 }
 
-fn parse_nameserver(text: &str) -> Result<std::net::SocketAddr, Error> {
+/// A nameserver given as `IP` or `IP:PORT`; `path` names where it came from.
+pub fn parse_nameserver(text: &str, path: &str) -> Result<std::net::SocketAddr, Error> {
     text.parse::<std::net::SocketAddr>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
-        .map_err(|_| Error::invalid("nameserver", format!("`{text}` is not an IP address or IP:PORT")))
+        .map_err(|_| Error::invalid(path, format!("{} is not an IP address or IP:PORT", crate::validate::quote(text))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(input: &[u8]) -> (Option<Op>, String) {
+        match parse_request(input) {
+            Err((op, _, e)) => (op, e.to_string()),
+            Ok(r) => panic!("accepted {r:?}"),
+        }
+    }
+
+    #[test]
+    fn unreadable_requests_name_what_is_wrong() {
+        assert!(refused(b"\xff\xfe").1.contains("not UTF-8"));
+        assert!(refused(b"{\"version\": 1,").1.contains("line 1 column"), "{}", refused(b"{\"version\": 1,").1);
+        assert!(refused(b"[1]").1.contains("JSON object"));
+        assert_eq!(refused(br#"{"op": "call", "function": "schema"}"#).0, Some(Op::Call));
+        assert!(refused(br#"{"version": 2, "op": "call", "function": "schema"}"#).1.contains("request.version"));
+        assert!(refused(br#"{"version": 1, "op": "dance"}"#).1.contains("request.op"));
+        let typo = refused(
+            br#"{"version": 1, "op": "state", "kind": "s3.bucket", "action": "present", "name": "b", "parms": {}}"#,
+        );
+        assert_eq!(typo.0, Some(Op::State));
+        assert!(typo.1.contains("parms"), "{}", typo.1);
+    }
+
+    #[test]
+    fn a_bad_endpoint_is_an_invalid_request() {
+        let (_, message) = refused(br#"{"version": 1, "op": "converge", "connection": {"endpoint_url": "not a url"}}"#);
+        assert!(message.contains("request.connection.endpoint_url"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn answers_repeat_at_most_a_bounded_name() {
+        let long = "x".repeat(100_000);
+        let input = json!({"version": 1, "op": "state", "kind": "nope", "action": "present", "name": long}).to_string();
+        let outcome = handle(input.as_bytes()).await;
+        assert_eq!(outcome.status, EXIT_INVALID);
+        assert!(outcome.to_json().len() < 2_000, "{}", outcome.to_json().len());
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -38,7 +39,13 @@ pub enum Error {
     Invalid(Vec<Invalid>),
     /// AWS answered an operation with an error, or could not be reached.
     #[error("{operation}: {message}")]
-    Aws { operation: &'static str, message: String },
+    Aws {
+        operation: &'static str,
+        message: String,
+        /// The SDK's error, kept for callers that look deeper than the sentence.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The desired state cannot be reached without a decision by a person
     /// (a region that cannot change, a non-empty bucket, a secret file that is gone).
     #[error("{0}")]
@@ -49,6 +56,9 @@ pub enum Error {
     /// A wait ran out of time.
     #[error("{0}")]
     Timeout(String),
+    /// The tool itself went wrong (a request it built was incomplete): a bug, not the user's input.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 fn join_invalid(all: &[Invalid]) -> String {
@@ -62,11 +72,11 @@ impl Error {
 }
 
 /// Turns an SDK error into a sentence a person can act on: the AWS error code and message for
-/// service errors, the cause chain (no credentials, unreachable endpoint, timeout) otherwise.
-pub fn aws_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
+/// service errors; the HTTP status for answers that are not AWS errors (an HTML page from a proxy,
+/// an empty 404); the cause chain (no credentials, unreachable endpoint, timeout) otherwise.
+pub fn aws_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
 {
     let message = match &err {
         SdkError::ServiceError(service) => {
@@ -74,15 +84,27 @@ where
             match (e.code(), e.message()) {
                 (Some(code), Some(msg)) => format!("{code}: {msg}"),
                 (Some(code), None) => code.to_string(),
-                _ => format!("AWS answered with an error ({})", DisplayErrorContext(&err)),
+                _ => format!("AWS answered {} without an AWS error", http_answer(service.raw())),
             }
         }
         SdkError::TimeoutError(_) => "AWS did not answer in time".to_string(),
         SdkError::DispatchFailure(_) => format!("could not reach AWS: {}", causes(&err)),
-        SdkError::ResponseError(_) => format!("AWS sent an answer that could not be read: {}", causes(&err)),
+        SdkError::ResponseError(r) => format!("AWS sent an answer that could not be read ({})", http_answer(r.raw())),
         _ => format!("the request could not be made: {}", causes(&err)),
     };
-    Error::Aws { operation, message }
+    Error::Aws { operation, message, source: Some(Box::new(err)) }
+}
+
+/// An HTTP answer in a few words: `HTTP 500 Internal Server Error (text/html)`.
+fn http_answer(raw: &HttpResponse) -> String {
+    let status = raw.status();
+    let reason = http::StatusCode::from_u16(status.as_u16()).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    let kind = match raw.headers().get("content-type") {
+        Some(t) => format!(" ({})", t.split(';').next().unwrap_or(t).trim()),
+        None if raw.body().bytes().is_some_and(<[u8]>::is_empty) => " with an empty body".to_string(),
+        None => String::new(),
+    };
+    format!("HTTP {} {reason}{kind}", status.as_u16()).replace("  ", " ")
 }
 
 /// The messages of an error's causes, outermost first, each said once.
@@ -111,10 +133,9 @@ pub trait AwsResult<T> {
     fn none_if(self, operation: &'static str, codes: &[&str]) -> Result<Option<T>, Error>;
 }
 
-impl<T, E, R> AwsResult<T> for Result<T, SdkError<E, R>>
+impl<T, E> AwsResult<T> for Result<T, SdkError<E, HttpResponse>>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
 {
     fn op(self, operation: &'static str) -> Result<T, Error> {
         self.map_err(|e| aws_error(operation, e))

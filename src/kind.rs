@@ -3,10 +3,12 @@
 //! kind sees while it works. This module sits below `resources/`, `reconcile`, `pillar` and `engine`,
 //! and imports none of them.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use tokio::sync::{Mutex, MutexGuard, OnceCell};
+use tokio::sync::OnceCell;
 
 use crate::aws::Clients;
 use crate::error::{AwsResult, Error, Invalid};
@@ -34,6 +36,8 @@ pub trait Kind {
     /// The kinds its resources may reference (`refs`). Deleting runs the other way: a resource is
     /// deleted before the resources of these kinds.
     const REFERS_TO: &'static [&'static str] = &[];
+    /// How long AWS may take to show this kind's writes, and how many reads in a row must show them.
+    const CONSISTENCY: Consistency = Consistency::DEFAULT;
     /// The Pillar settings of one resource.
     type Spec: Common;
     /// What AWS reports about one resource, as far as the tool manages it.
@@ -54,6 +58,11 @@ pub trait Kind {
     /// Secret files the resource writes, with the field that names each (relative to the resource).
     fn secret_files(_spec: &Self::Spec) -> Vec<(String, secrets::Target)> {
         Vec::new()
+    }
+    /// What to wait for after writing `diff` in `region`. Kinds whose writes settle differently
+    /// depending on what was written, or where, say so here; the others use [`Kind::CONSISTENCY`].
+    fn consistency(_region: &str, _diff: &Diff) -> Consistency {
+        Self::CONSISTENCY
     }
     /// Marks every optional setting as managed, so that `read` reports all of it (for `describe`).
     fn manage_all(_spec: &mut Self::Spec) {}
@@ -82,6 +91,23 @@ pub trait Kind {
     }
     /// Deletes the resource.
     async fn delete(cx: &Cx<'_>, name: &str, spec: &Self::Spec, observed: &Self::Observed) -> Result<(), Error>;
+}
+
+/// How long AWS may take to show a write everywhere, and how many reads in a row must show it before
+/// the tool trusts it. Real AWS is eventually consistent: one read that matches may come from a
+/// replica that has the change, and the next from one that has not (a "flip back").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consistency {
+    /// How long to keep reading back after a write (and after a delete) before the state fails.
+    /// Shortened in tests by `OCP_AWS_CONSISTENCY_SCALE` (see `aws::consistency_scale`).
+    pub budget: Duration,
+    /// Reads in a row that must all match the spec; a read that differs starts the count again.
+    pub matching_reads: u32,
+}
+
+impl Consistency {
+    /// A minute, and one matching read: for services that show a write soon after accepting it.
+    pub const DEFAULT: Consistency = Consistency { budget: Duration::from_secs(60), matching_reads: 1 };
 }
 
 /// The settings every kind has.
@@ -190,18 +216,18 @@ impl Diff {
     }
 }
 
-/// What every resource of one run shares: the clients, the test flag, the caller's account id
-/// (asked once), and the lock that serialises secret-file writes within the process.
+/// What every resource of one run shares: the clients, the test flag and the caller's account id
+/// (asked once). Secret files need no lock here: each has its own file lock, which tasks of one
+/// process respect as other processes do (`secrets::Target::lock`).
 pub struct Shared {
     clients: Clients,
     test: bool,
     account: OnceCell<String>,
-    secrets: Mutex<()>,
 }
 
 impl Shared {
     pub fn new(clients: Clients, test: bool) -> Self {
-        Shared { clients, test, account: OnceCell::new(), secrets: Mutex::new(()) }
+        Shared { clients, test, account: OnceCell::new() }
     }
     /// What a kind sees while it works on one resource in `region`.
     pub fn cx<'a>(&'a self, region: &'a str) -> Cx<'a> {
@@ -243,10 +269,6 @@ impl Cx<'_> {
             })
             .await
             .cloned()
-    }
-    /// Serialises writes to secret files within the process (several resources may share a file).
-    pub async fn secret_lock(&self) -> MutexGuard<'_, ()> {
-        self.shared.secrets.lock().await
     }
 }
 

@@ -1,16 +1,14 @@
 //! The `ocp-aws` command: parses arguments, calls the library, maps outcomes to exit statuses.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use ocp_aws::app::{self, EXIT_INVALID};
+use ocp_aws::app::{self, EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use ocp_aws::aws::Connection;
-use ocp_aws::dns;
-use ocp_aws::protocol::{Op, Request};
-use ocp_aws::{pillar, report};
+use ocp_aws::{dns, pillar, report};
 
 /// Converge AWS mail, database, backup and access setup from Salt Pillar.
 #[derive(Parser)]
@@ -80,6 +78,20 @@ struct DnsArgs {
     conn: ConnArgs,
 }
 
+impl DnsArgs {
+    /// The domain identity's settings these flags give.
+    fn identity_params(&self) -> serde_json::Value {
+        let mut params = serde_json::json!({"zone": self.zone, "receiving": self.receiving, "dmarc": self.dmarc});
+        if let Some(m) = params.as_object_mut() {
+            m.retain(|_, v| !v.is_null());
+            if let Some(r) = &self.conn.region {
+                m.insert("region".into(), r.clone().into());
+            }
+        }
+        params
+    }
+}
+
 #[derive(clap::Args)]
 struct ConnArgs {
     /// Region (default us-east-1).
@@ -91,18 +103,54 @@ struct ConnArgs {
     /// Endpoint override, e.g. a local test server (AWS_ENDPOINT_URL works too).
     #[arg(long)]
     endpoint_url: Option<String>,
+    /// Seconds each attempt of an AWS call may take (default 20).
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Attempts per AWS call, the first included (default 3; 5 for SES).
+    #[arg(long)]
+    attempts: Option<u32>,
 }
 
 impl ConnArgs {
-    fn connection(self) -> Connection {
-        Connection {
-            region: self.region,
-            profile: self.profile,
-            endpoint_url: self.endpoint_url,
+    /// The connection the flags describe; a bad flag value is an error naming the flag.
+    fn connection(&self) -> anyhow::Result<Connection> {
+        let conn = Connection {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            timeout: self.timeout,
+            attempts: self.attempts,
             ..Connection::default()
+        };
+        let errors: Vec<String> = conn
+            .check("connection")
+            .iter()
+            .map(|e| {
+                e.to_string()
+                    .replace("connection.endpoint_url", "--endpoint-url")
+                    .replace("connection.region", "--region")
+                    .replace("connection.timeout", "--timeout")
+                    .replace("connection.attempts", "--attempts")
+            })
+            .collect();
+        match errors.is_empty() {
+            true => Ok(conn),
+            false => Err(InvalidFlags(errors.join("; ")).into()),
         }
     }
 }
+
+/// Flags whose values cannot be used: exit status 2, like any invalid input.
+#[derive(Debug)]
+struct InvalidFlags(String);
+
+impl std::fmt::Display for InvalidFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidFlags {}
 
 #[derive(clap::Args)]
 struct Converge {
@@ -132,8 +180,18 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status as u8),
         Err(e) => {
             eprintln!("ocp-aws: {e:#}");
-            ExitCode::from(EXIT_INVALID as u8)
+            let status = if e.is::<InvalidFlags>() { EXIT_INVALID } else { EXIT_FAILED };
+            ExitCode::from(status as u8)
         }
+    }
+}
+
+/// Writes to stdout; a reader that went away (`ocp-aws schema | head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -141,62 +199,83 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match cli.command {
         Command::Stdio => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("reading the request from stdin")?;
-            let outcome = runtime.block_on(app::handle(&text));
-            println!("{}", outcome.response);
+            let mut input = Vec::new();
+            std::io::stdin()
+                .take(app::MAX_REQUEST_BYTES as u64 + 1)
+                .read_to_end(&mut input)
+                .context("reading the request from stdin")?;
+            let outcome = runtime.block_on(app::handle(&input));
+            emit(&format!("{}\n", outcome.to_json()))?;
             Ok(outcome.status)
         }
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&app::schema())?);
-            Ok(app::EXIT_OK)
+            emit(&format!("{}\n", serde_json::to_string_pretty(&app::schema())?))?;
+            Ok(EXIT_OK)
         }
         Command::Validate { file } => {
-            let verdict = load(&file).map(|v| app::validate(&v, None));
-            match verdict {
-                Ok(v) if v["valid"] == true => {
-                    println!("{}: valid.", file.display());
-                    Ok(app::EXIT_OK)
-                }
-                Ok(v) => {
-                    for e in v["errors"].as_array().into_iter().flatten() {
-                        eprintln!("{}", e.as_str().unwrap_or_default());
-                    }
-                    Ok(EXIT_INVALID)
-                }
-                Err(e) => {
-                    eprintln!("{}: {e}", file.display());
-                    Ok(EXIT_INVALID)
-                }
+            let errors = match load(&file) {
+                Ok(v) => app::validate(&v, None).errors,
+                Err(e) => vec![ocp_aws::error::Invalid::new("", e.to_string())],
+            };
+            if errors.is_empty() {
+                emit(&format!("{}: valid.\n", file.display()))?;
+                return Ok(EXIT_OK);
             }
+            for e in errors {
+                eprintln!("{}: {e}", file.display());
+            }
+            Ok(EXIT_INVALID)
         }
-        Command::Dns(Dns::Records(args)) => dns(&runtime, "dns_records", args, None),
-        Command::Dns(Dns::Check { args, nameserver }) => dns(&runtime, "dns_check", args, nameserver),
+        Command::Dns(Dns::Records(args)) => {
+            let conn = args.conn.connection()?;
+            let params = args.identity_params();
+            let human = matches!(args.output, Output::Human);
+            let records = runtime.block_on(app::domain_records(&args.domain, &params, &conn));
+            match records {
+                Ok((records, _)) if human => emit(&dns::table(&records))?,
+                Ok((records, _)) => emit(&format!("{}\n", serde_json::to_string_pretty(&records)?))?,
+                Err(e) => return Ok(fail(&e)),
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Dns(Dns::Check { args, nameserver }) => {
+            let conn = args.conn.connection()?;
+            let nameserver = match nameserver.as_deref().map(|ns| app::parse_nameserver(ns, "--nameserver")) {
+                Some(Err(e)) => return Ok(fail(&e)),
+                Some(Ok(ns)) => Some(ns),
+                None => None,
+            };
+            let params = args.identity_params();
+            let check = match runtime.block_on(app::dns_check(&args.domain, &params, &conn, nameserver)) {
+                Ok(check) => check,
+                Err(e) => return Ok(fail(&e)),
+            };
+            match args.output {
+                Output::Human => emit(&dns::check_report(&check))?,
+                Output::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&check)?))?,
+            }
+            Ok(if check["ok"] == true { EXIT_OK } else { EXIT_FAILED })
+        }
         Command::SmtpPassword { region } => {
             let mut secret = String::new();
             std::io::stdin().read_to_string(&mut secret).context("reading the secret access key from stdin")?;
-            let params = serde_json::json!({"key": secret.trim(), "region": region});
-            let request = Request {
-                version: 1,
-                op: Op::Call,
-                function: Some("smtp_password".into()),
-                params,
-                ..Request::default()
-            };
-            match runtime.block_on(app::call(&request)) {
+            match app::smtp_password(secret.trim(), &region, "--region") {
                 Ok(password) => {
-                    println!("{}", password.as_str().unwrap_or_default());
-                    Ok(app::EXIT_OK)
+                    emit(&format!("{password}\n"))?;
+                    Ok(EXIT_OK)
                 }
-                Err(e) => {
-                    eprintln!("ocp-aws: {e}");
-                    Ok(EXIT_INVALID)
-                }
+                Err(e) => Ok(fail(&e)),
             }
         }
         Command::Plan(args) => converge(&runtime, args, true),
         Command::Apply(args) => converge(&runtime, args, false),
     }
+}
+
+/// Reports an error on stderr and returns its exit status.
+fn fail(e: &ocp_aws::Error) -> i32 {
+    eprintln!("ocp-aws: {e}");
+    app::exit_status(e)
 }
 
 fn load(file: &PathBuf) -> Result<serde_json::Value, ocp_aws::Error> {
@@ -212,63 +291,11 @@ fn converge(runtime: &tokio::runtime::Runtime, args: Converge, test: bool) -> an
             return Ok(EXIT_INVALID);
         }
     };
-    let conn = args.conn.connection();
-    let (outcome, engine) = runtime.block_on(app::converge_with(&params, &conn, test, Some(args.concurrency)));
+    let conn = args.conn.connection()?;
+    let done = runtime.block_on(app::converge(&params, &conn, test, Some(args.concurrency)));
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&outcome.response)?),
-        Output::Human => {
-            let returns: Vec<ocp_aws::protocol::StateReturn> =
-                serde_json::from_value(outcome.response.clone()).unwrap_or_default();
-            let calls = engine.map(|e| e.calls().clone()).unwrap_or_default();
-            print!("{}", report::human(&returns, &calls));
-        }
+        Output::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&done.returns)?))?,
+        Output::Human => emit(&report::human(&done.returns, &done.calls))?,
     }
-    Ok(outcome.status)
-}
-
-fn dns(
-    runtime: &tokio::runtime::Runtime,
-    function: &str,
-    args: DnsArgs,
-    nameserver: Option<String>,
-) -> anyhow::Result<i32> {
-    let mut params = serde_json::json!({"zone": args.zone, "receiving": args.receiving, "dmarc": args.dmarc, "nameserver": nameserver});
-    if let Some(m) = params.as_object_mut() {
-        m.retain(|_, v| !v.is_null());
-        if let Some(r) = &args.conn.region {
-            m.insert("region".into(), r.clone().into());
-        }
-    }
-    let request = Request {
-        version: 1,
-        op: Op::Call,
-        function: Some(function.into()),
-        name: Some(args.domain.clone()),
-        params,
-        connection: args.conn.connection(),
-        ..Request::default()
-    };
-    let human = matches!(args.output, Output::Human);
-    let result = runtime.block_on(async {
-        match function {
-            "dns_records" if human => {
-                app::domain_records(&request).await.map(|(records, _)| dns::table(&records).into())
-            }
-            _ => app::call(&request).await,
-        }
-    });
-    let value = match result {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("ocp-aws: {e}");
-            return Ok(app::exit_status(&e));
-        }
-    };
-    match (human, &value) {
-        (true, serde_json::Value::String(table)) => print!("{table}"),
-        (true, check) => print!("{}", dns::check_report(check)),
-        (false, v) => println!("{}", serde_json::to_string_pretty(v)?),
-    }
-    let ok = function == "dns_records" || value["ok"] == true;
-    Ok(if ok { app::EXIT_OK } else { app::EXIT_FAILED })
+    Ok(done.status)
 }

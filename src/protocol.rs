@@ -1,8 +1,6 @@
 //! The JSON contract between the Salt shims (or any caller) and the binary: one request on stdin,
 //! one response on stdout. Responses are Salt state returns.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -11,25 +9,44 @@ use crate::aws::Connection;
 /// The only protocol version so far.
 pub const VERSION: u32 = 1;
 
-/// A request read from stdin by `ocp-aws stdio`.
-#[derive(Debug, Default, Deserialize)]
+/// One request, read from stdin by `ocp-aws stdio`: a JSON object with `version`, `op` and the
+/// fields of that op. `app::parse_request` turns the text into this; everything after works on types.
+#[derive(Debug)]
+pub enum Request {
+    State(StateRequest),
+    Converge(ConvergeRequest),
+    Call(CallRequest),
+}
+
+/// The operations of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    State,
+    Converge,
+    Call,
+}
+
+impl Op {
+    pub const ALL: [Op; 3] = [Op::State, Op::Converge, Op::Call];
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::State => "state",
+            Op::Converge => "converge",
+            Op::Call => "call",
+        }
+    }
+}
+
+/// `op: state`: bring one resource to present or absent.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Request {
-    pub version: u32,
-    pub op: Op,
-    /// Resource kind (`s3.bucket`, ...) for `state` and `describe`.
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// `present` or `absent`, for `state`.
-    #[serde(default)]
-    pub action: Option<Action>,
-    /// Resource name, for `state` and `describe`.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Execution function, for `call`.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// The resource's settings (`state`) or the whole `ocp_aws` Pillar value (`converge`, `validate`, `expand`).
+pub struct StateRequest {
+    /// Resource kind, e.g. `s3.bucket`.
+    pub kind: String,
+    pub action: Action,
+    /// Resource name.
+    pub name: String,
+    /// The resource's settings.
     #[serde(default)]
     pub params: Value,
     /// Salt's test mode: read and report, never write.
@@ -39,13 +56,38 @@ pub struct Request {
     pub connection: Connection,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Op {
-    State,
-    #[default]
-    Converge,
-    Call,
+/// `op: converge`: bring every resource of an `ocp_aws` Pillar value to its state.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvergeRequest {
+    /// The whole `ocp_aws` Pillar value.
+    #[serde(default)]
+    pub params: Value,
+    #[serde(default)]
+    pub test: bool,
+    #[serde(default)]
+    pub connection: Connection,
+    /// How many resources to work on at once (default: the engine's).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+}
+
+/// `op: call`: a read-only execution function.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    pub function: String,
+    /// Resource kind, for `describe`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Resource or domain name, for `describe`, `dns_records` and `dns_check`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The function's arguments (the Pillar value for `validate` and `expand`).
+    #[serde(default)]
+    pub params: Value,
+    #[serde(default)]
+    pub connection: Connection,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -53,6 +95,29 @@ pub enum Op {
 pub enum Action {
     Present,
     Absent,
+}
+
+/// The answer to one request, typed by op; serialised only at the edge.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// `op: state`, and a request so broken that its op is unknown.
+    State(StateReturn),
+    /// `op: converge`: one return per resource, in the order of work.
+    Converge(Vec<StateReturn>),
+    /// `op: call`.
+    Call(CallResponse),
+}
+
+impl Response {
+    /// Whether any result is false.
+    pub fn failed(&self) -> bool {
+        match self {
+            Response::State(r) => r.result == Some(false),
+            Response::Converge(all) => all.iter().any(|r| r.result == Some(false)),
+            Response::Call(c) => !c.result,
+        }
+    }
 }
 
 /// A Salt state return: `result` is true (in the desired state), false (failed) or
@@ -93,25 +158,4 @@ pub struct CallResponse {
     pub comment: String,
     #[serde(rename = "return")]
     pub value: Value,
-}
-
-/// A secret string (a key, a password). Its `Debug` and `Display` never show the value;
-/// [`Secret::expose`] is the one door, used only to hand it to AWS or to a secret file.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
 }

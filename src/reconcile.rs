@@ -4,19 +4,59 @@
 //! Invariants kept here, once, for every kind:
 //! - test mode never calls a kind's `apply` or `delete`, so it makes no write call;
 //! - a diff that is empty makes no write call, so a second apply is read-only;
-//! - every write is followed by a read back, and the state fails if the read back still differs.
+//! - every write is followed by a read back, and the state fails if the read back still differs;
+//! - after a write, the kind's run of matching reads (`Kind::consistency`) must be seen before the
+//!   write is trusted, within its budget; the no-op path reads once, as before.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::aws::Deadline;
 use crate::error::Error;
-use crate::kind::{Cx, Diff, Ensure, Kind};
+use crate::kind::{Consistency, Cx, Diff, Ensure, Kind};
 use crate::protocol::StateReturn;
 
-/// How often and how long a read back is repeated while AWS catches up (IAM, SES are eventually consistent).
-const READ_BACK_DELAYS: [Duration; 4] =
-    [Duration::from_millis(0), Duration::from_millis(500), Duration::from_secs(2), Duration::from_secs(5)];
+/// Counts reads in a row that match; a read that differs starts the count again, so that a read
+/// back that shows the new value and then the old one ("flip back") is not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    needed: u32,
+    seen: u32,
+}
+
+impl Run {
+    fn new(needed: u32) -> Self {
+        Run { needed: needed.max(1), seen: 0 }
+    }
+    /// Records one read; true once `needed` reads in a row have matched.
+    fn record(&mut self, matched: bool) -> bool {
+        self.seen = if matched { self.seen.saturating_add(1) } else { 0 };
+        self.complete()
+    }
+    fn complete(&self) -> bool {
+        self.seen >= self.needed
+    }
+    /// Why a run that ended on a matching read is not trusted yet, as the end of a sentence.
+    fn unsteady(&self, budget: Duration) -> String {
+        format!(
+            "AWS did not show it steadily within {}: {} of the {} reads in a row needed agreed",
+            seconds(budget),
+            self.seen,
+            self.needed
+        )
+    }
+}
+
+/// The budget as people read it, after the scale tests may apply.
+fn seconds(budget: Duration) -> String {
+    let secs = budget.mul_f64(crate::aws::consistency_scale()).as_secs_f64();
+    if secs >= 1.0 {
+        format!("{secs:.0} s")
+    } else {
+        format!("{secs:.2} s")
+    }
+}
 
 /// Brings one resource to `ensure`.
 pub async fn converge<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec, ensure: Ensure) -> StateReturn {
@@ -71,9 +111,22 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
     }
     let applied = K::apply(cx, name, spec, observed.as_ref(), &mut diff).await;
     let notes = diff.notes.join(" ");
-    let after = read_back::<K>(cx, name, spec, applied.is_ok()).await;
+    // After a failed write, one read shows what was done; there is nothing to wait for.
+    let consistency = match applied {
+        Ok(()) => K::consistency(cx.region(), &diff),
+        Err(_) => Consistency { budget: Duration::ZERO, matching_reads: 1 },
+    };
+    let after = read_back::<K>(cx, name, spec, consistency).await;
     match (applied, after) {
-        (Ok(()), Ok((after, observed))) if after.is_empty() => {
+        // The last read matched, but too few in a row to trust it.
+        (Ok(()), Ok((after, _, run))) if after.is_empty() && run.seen > 0 && !run.complete() => {
+            StateReturn::failed_with(
+                name,
+                diff.changes(),
+                sentence([format!("{label} was written, but {}.", run.unsteady(consistency.budget)), notes]),
+            )
+        }
+        (Ok(()), Ok((after, observed, _))) if after.is_empty() => {
             let notes = after.notes.join(" ");
             match settle::<K>(cx, name, spec, observed.as_ref(), &notes).await {
                 Ok(notes) => StateReturn::new(
@@ -89,7 +142,7 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
                 ),
             }
         }
-        (Ok(()), Ok((after, _))) => {
+        (Ok(()), Ok((after, _, _))) => {
             let done = diff.done(&after);
             let comment = format!(
                 "{label} was written, but AWS still reports a difference in: {}.",
@@ -97,7 +150,7 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
             );
             StateReturn::failed_with(name, done.changes(), sentence([comment, notes]))
         }
-        (Err(e), Ok((after, _))) => {
+        (Err(e), Ok((after, _, _))) => {
             let done = diff.done(&after);
             let failed = if diff.create && after.create { "create" } else { "update" };
             StateReturn::failed_with(
@@ -133,27 +186,24 @@ async fn settle<K: Kind>(
     })
 }
 
-/// Reads the resource again and diffs it. After a successful write, a difference is retried with
-/// short delays, since AWS may take a moment to show what it accepted.
+/// Reads the resource again and diffs it until `consistency.matching_reads` reads in a row match
+/// or its budget is spent, with jittered pauses between reads; returns the last read and the run.
 async fn read_back<K: Kind>(
     cx: &Cx<'_>,
     name: &str,
     spec: &K::Spec,
-    wrote: bool,
-) -> Result<(Diff, Option<K::Observed>), Error> {
-    let attempts = if wrote { READ_BACK_DELAYS.len() } else { 1 };
-    let mut last = (Diff::default(), None);
-    for delay in READ_BACK_DELAYS.iter().take(attempts) {
-        tokio::time::sleep(*delay).await;
+    consistency: Consistency,
+) -> Result<(Diff, Option<K::Observed>, Run), Error> {
+    let mut deadline = Deadline::after(consistency.budget);
+    let mut run = Run::new(consistency.matching_reads);
+    loop {
         let observed = K::read(cx, name, spec).await?;
         let diff = K::diff(name, spec, observed.as_ref());
-        let settled = diff.is_empty() && diff.conflicts.is_empty();
-        last = (diff, observed);
-        if settled {
-            break;
+        let matched = diff.is_empty() && diff.conflicts.is_empty();
+        if run.record(matched) || !deadline.wait().await {
+            return Ok((diff, observed, run));
         }
     }
-    Ok(last)
 }
 
 async fn absent<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateReturn {
@@ -170,11 +220,13 @@ async fn absent<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateReturn
     if let Err(e) = K::delete(cx, name, spec, &observed).await {
         return StateReturn::failed(name, format!("Failed to delete {label}: {}.", reason(&e)));
     }
-    for delay in READ_BACK_DELAYS {
-        tokio::time::sleep(delay).await;
-        match K::read(cx, name, spec).await {
-            Ok(None) => return StateReturn::new(name, Some(true), changes, format!("{label} deleted.")),
-            Ok(Some(_)) => continue,
+    // Gone must be seen as steadily as a write: an eventually consistent read may still show it.
+    let consistency = K::CONSISTENCY;
+    let mut deadline = Deadline::after(consistency.budget);
+    let mut run = Run::new(consistency.matching_reads);
+    loop {
+        let gone = match K::read(cx, name, spec).await {
+            Ok(observed) => observed.is_none(),
             Err(e) => {
                 return StateReturn::failed_with(
                     name,
@@ -182,7 +234,57 @@ async fn absent<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateReturn
                     format!("{label} deleted, but reading it back failed: {}.", reason(&e)),
                 )
             }
+        };
+        if run.record(gone) {
+            return StateReturn::new(name, Some(true), changes, format!("{label} deleted."));
+        }
+        if !deadline.wait().await {
+            break;
         }
     }
-    StateReturn::failed_with(name, changes, format!("{label} was deleted, but AWS still reports it."))
+    let comment = match run.seen {
+        0 => format!("{label} was deleted, but AWS still reports it."),
+        _ => format!("{label} was deleted, but {}.", run.unsteady(consistency.budget)),
+    };
+    StateReturn::failed_with(name, changes, comment)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_needs_that_many_matching_reads_in_a_row() {
+        let mut run = Run::new(3);
+        assert!(!run.record(true));
+        assert!(!run.record(true));
+        assert!(run.record(true));
+        assert!(run.complete());
+    }
+
+    #[test]
+    fn a_read_that_differs_starts_the_run_again() {
+        let mut run = Run::new(3);
+        let reads = [true, true, false, true, true];
+        assert!(reads.iter().all(|&m| !run.record(m)), "a flip back must not count towards the run");
+        assert_eq!(run.seen, 2);
+        assert!(run.record(true));
+    }
+
+    #[test]
+    fn one_read_is_enough_when_one_is_asked_and_zero_means_one() {
+        assert!(Run::new(1).record(true));
+        assert!(!Run::new(1).record(false));
+        assert!(!Run::new(0).complete(), "a run is never complete before any read");
+        assert!(Run::new(0).record(true));
+    }
+
+    #[test]
+    fn an_unsteady_run_says_how_far_it_got() {
+        let mut run = Run::new(10);
+        run.record(true);
+        run.record(true);
+        let text = run.unsteady(Duration::from_secs(180));
+        assert!(text.ends_with("2 of the 10 reads in a row needed agreed"), "{text}");
+    }
 }

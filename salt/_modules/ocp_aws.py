@@ -212,7 +212,9 @@ def validate(pillar=None):
     """
     Check an ``ocp_aws`` pillar value (default: this minion's) without calling AWS.
 
-    Returns ``{"valid": bool, "errors": ["<pillar path>: <problem>", ...]}``.
+    Returns ``{"valid": True, "errors": []}`` for a valid pillar. An invalid one fails the call
+    (``salt-call`` exits non-zero) with every problem in the message, each as
+    ``<pillar path>: <problem>``.
 
     CLI Example:
 

@@ -70,7 +70,7 @@ async fn test_mode_writes_nothing_then_apply_creates_and_reapply_is_read_only() 
     let again = converge(&pillar, false).await;
     assert!(again.unchanged(), "{:#?}", again.returns);
     assert_eq!(again.writes(), Vec::<String>::new(), "a second apply makes no write call");
-    let reads = again.calls.reads();
+    let reads = again.reads();
     assert!(reads <= 3 * again.returns.len() + 1, "about two to three reads per resource, got {reads}");
     assert!(!again.response.to_string().contains(secret));
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{binary, endpoint, unique};
+use crate::support::{binary, binary_as, endpoint, recorded, temp_dir, unique, unique_keyid};
 
 fn request(op: &str, extra: Value) -> String {
     let mut r = json!({"version": 1, "op": op, "connection": {"endpoint_url": endpoint(), "keyid": "testing", "key": "testing"}});
@@ -68,8 +68,10 @@ fn invalid_pillar_exits_2_naming_the_path_before_any_aws_call() {
     });
     let req = json!({"version": 1, "op": "call", "function": "validate", "params": refs});
     let (status, out, _) = binary(&["stdio"], &req.to_string());
-    assert_eq!(status, 0);
+    assert_eq!(status, 2, "{out}");
     let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["result"], false);
+    assert!(v["comment"].as_str().unwrap().contains("ocp_aws.iam.users.u.policies[0]"), "{v}");
     let errors: Vec<&str> = v["return"]["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
     assert_eq!(v["return"]["valid"], false);
     assert!(
@@ -133,4 +135,57 @@ fn plan_apply_and_validate_commands_on_the_example() {
     let (status, out, _) = binary(&["schema"], "");
     assert_eq!(status, 0);
     assert!(out.contains("\"ocp_aws\""));
+
+    // The backup example, under names of this run, planned then applied twice against moto.
+    let (bucket, user) = (unique("ocp-example"), unique("example-user"));
+    let dir = temp_dir("example");
+    let example = std::fs::read_to_string(format!("{}/examples/backup.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let pillar = example
+        .replace("ocp-redmine-backup", &bucket)
+        .replace("redmine-backup", &user)
+        .replace("/tmp/ocp-aws-demo", dir.to_str().unwrap());
+    let file = dir.join("backup.yaml");
+    std::fs::write(&file, pillar).unwrap();
+    let run = |command: &str| {
+        let keyid = unique_keyid();
+        let (status, out, err) =
+            binary_as(&keyid, &[command, "-f", file.to_str().unwrap(), "--endpoint-url", endpoint()], "");
+        let summary = out.lines().last().unwrap_or_default().to_string();
+        let calls = recorded(&keyid);
+        let reads = calls.iter().filter(|c| c.read).count();
+        (status, summary, reads, calls.len() - reads, err)
+    };
+    let (status, summary, reads, writes, err) = run("plan");
+    assert_eq!(status, 0, "{summary}{err}");
+    assert_eq!(writes, 0, "plan never writes");
+    assert_eq!(
+        summary,
+        format!("3 resources: 0 changed, 3 pending, 0 unchanged, 0 failed. AWS calls: {reads} reads, 0 writes.")
+    );
+    // The summary's counts are the tool's; moto's recorder checks them.
+    let (status, summary, reads, writes, err) = run("apply");
+    assert_eq!(status, 0, "{summary}{err}");
+    assert!(writes >= 5, "bucket, public access block, lifecycle, policy, user, key: {writes}");
+    assert_eq!(
+        summary,
+        format!("3 resources: 3 changed, 0 pending, 0 unchanged, 0 failed. AWS calls: {reads} reads, {writes} writes.")
+    );
+    let (status, summary, reads, writes, err) = run("apply");
+    assert_eq!((status, writes), (0, 0), "{summary}{err}");
+    assert_eq!(
+        summary,
+        format!("3 resources: 0 changed, 0 pending, 3 unchanged, 0 failed. AWS calls: {reads} reads, 0 writes.")
+    );
+    let secret: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(dir.join("private/redmine_backup_aws.sls")).expect("the key's secret file"),
+    )
+    .unwrap();
+    assert!(secret["backup"]["aws_access_key_id"].is_string());
+
+    // A failed resource fails its dependants: exit status 1, all counted. The bucket is in another region.
+    let elsewhere = std::fs::read_to_string(&file).unwrap().replace("region: eu-west-2", "region: eu-central-1");
+    std::fs::write(&file, elsewhere).unwrap();
+    let (status, summary, _, writes, err) = run("apply");
+    assert_eq!((status, writes), (1, 0), "{summary}{err}");
+    assert!(summary.starts_with("3 resources: 0 changed, 0 pending, 0 unchanged, 3 failed."), "{summary}");
 }

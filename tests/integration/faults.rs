@@ -4,14 +4,7 @@
 use serde_json::json;
 
 use crate::fault_proxy::{self, Fault};
-use crate::support::{connection, endpoint, unique};
-
-async fn converge_via(url: &str, pillar: &serde_json::Value) -> Vec<ocp_aws::protocol::StateReturn> {
-    let mut conn = connection();
-    conn.endpoint_url = Some(url.to_string());
-    let (outcome, _) = ocp_aws::app::converge_with(pillar, &conn, false, None).await;
-    serde_json::from_value(outcome.response).unwrap()
-}
+use crate::support::{converge_via, endpoint, unique};
 
 #[tokio::test]
 async fn throttled_ses_calls_are_retried_with_backoff() {

@@ -31,6 +31,10 @@ async fn a_changed_document_becomes_the_default_version_and_old_versions_are_pru
     let iam = support::iam().await;
     let versions = iam.list_policy_versions().policy_arn(&arn).send().await.unwrap();
     assert_eq!(versions.versions().len(), 5, "IAM keeps at most five versions");
+    // Each change past five deleted the oldest version that was not the default: v1, then v2.
+    let mut kept: Vec<&str> = versions.versions().iter().filter_map(|v| v.version_id()).collect();
+    kept.sort();
+    assert_eq!(kept, ["v3", "v4", "v5", "v6", "v7"]);
     let default = versions.versions().iter().find(|v| v.is_default_version).unwrap();
     let text =
         iam.get_policy_version().policy_arn(&arn).version_id(default.version_id().unwrap()).send().await.unwrap();
@@ -62,8 +66,9 @@ async fn users_get_policies_through_groups_and_exact_membership() {
     let attached = iam.list_attached_group_policies().group_name(&group).send().await.unwrap();
     assert_eq!(attached.attached_policies()[0].policy_name(), Some(policy.as_str()));
 
-    // An extra attachment made by hand is removed, since `policies` lists all of them.
-    iam.attach_group_policy().group_name(&group).policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess").send().await.ok();
+    // Extra attachments made by hand, one of them AWS-managed, are removed: `policies` lists all of them.
+    let managed = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    iam.attach_group_policy().group_name(&group).policy_arn(managed).send().await.unwrap();
     let extra = format!("arn:aws:iam::123456789012:policy/{}", unique("extra"));
     let extra_name = extra.rsplit('/').next().unwrap().to_string();
     iam.create_policy().policy_name(&extra_name).policy_document(doc("s3:*").to_string()).send().await.unwrap();
@@ -72,7 +77,23 @@ async fn users_get_policies_through_groups_and_exact_membership() {
     let g = run.get(&format!("iam.group {group}"));
     assert_eq!(g.result, Some(true), "{g:#?}");
     assert!(g.changes["old"]["policies"].as_array().unwrap().iter().any(|p| p == extra_name.as_str()), "{g:#?}");
+    assert!(g.changes["old"]["policies"].as_array().unwrap().iter().any(|p| p == managed), "{g:#?}");
+    let attached = iam.list_attached_group_policies().group_name(&group).send().await.unwrap();
+    let arns: Vec<&str> = attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
+    assert_eq!(arns, [format!("arn:aws:iam::123456789012:policy/{policy}")]);
     assert!(converge(&pillar, false).await.unchanged());
+
+    // An AWS-managed policy named in Pillar by its ARN is attached, and needs no iam.policy entry.
+    let with_managed = json!({"iam": {
+        "policies": {&policy: {"document": doc("s3:GetObject")}},
+        "groups": {&group: {"policies": [&policy, managed]}},
+        "users": {&user: {"groups": [&group]}}
+    }});
+    let run = converge(&with_managed, false).await;
+    assert!(run.all(Some(true)), "{:#?}", run.returns);
+    assert_eq!(run.writes(), ["IAM AttachGroupPolicy"]);
+    let attached = iam.list_attached_group_policies().group_name(&group).send().await.unwrap();
+    assert!(attached.attached_policies().iter().any(|p| p.policy_arn() == Some(managed)), "{attached:?}");
 }
 
 #[tokio::test]
@@ -112,9 +133,10 @@ async fn a_lost_secret_file_fails_until_rotate_replaces_the_key() {
 async fn a_secret_file_that_cannot_be_written_leaves_no_key_behind() {
     let user = unique("rollback");
     let dir = support::temp_dir("rollback");
-    let blocker = dir.join("not-a-folder");
-    std::fs::write(&blocker, "").unwrap();
-    let file = blocker.join("k.sls").to_string_lossy().into_owned();
+    let file = dir.join("k.sls").to_string_lossy().into_owned();
+    // The file can be read (it does not exist) and locked, but the temporary file the write goes
+    // through is taken: the key is created, then writing fails.
+    std::fs::create_dir(dir.join(format!(".k.sls.{}.tmp", std::process::id()))).unwrap();
     let pillar = json!({"iam": {"users": {&user: {"access_key": {"secret_file": &file}}}}});
     let run = converge(&pillar, false).await;
     let u = run.get(&format!("iam.user {user}"));
@@ -123,6 +145,21 @@ async fn a_secret_file_that_cannot_be_written_leaves_no_key_behind() {
     let keys = support::iam().await.list_access_keys().user_name(&user).send().await.unwrap();
     assert!(keys.access_key_metadata().is_empty(), "no orphaned credentials");
     assert_eq!(u.changes["new"]["access_key"], serde_json::Value::Null, "no key is reported as created: {u:#?}");
+}
+
+#[tokio::test]
+async fn a_secret_file_that_cannot_be_read_is_refused_before_anything_is_created() {
+    let user = unique("unreadable");
+    let dir = support::temp_dir("unreadable");
+    let blocker = dir.join("not-a-folder");
+    std::fs::write(&blocker, "").unwrap();
+    let file = blocker.join("k.sls").to_string_lossy().into_owned();
+    let pillar = json!({"iam": {"users": {&user: {"access_key": {"secret_file": &file}}}}});
+    let run = converge(&pillar, false).await;
+    let u = run.get(&format!("iam.user {user}"));
+    assert_eq!(u.result, Some(false));
+    assert!(u.comment.contains(&file), "{}", u.comment);
+    assert!(support::iam().await.get_user().user_name(&user).send().await.is_err(), "no user was created");
 }
 
 #[tokio::test]
@@ -136,6 +173,8 @@ async fn absent_deletes_users_groups_and_policies_in_reverse_order() {
         "users": {&user: {"groups": [&group], "policies": [&policy], "access_key": {"secret_file": &file}}}
     }});
     assert!(converge(&present, false).await.all(Some(true)));
+    // The policy is attached to the user and the group: AWS (and the moto extension) refuses to
+    // delete it with DeleteConflict until it is detached.
     let absent = json!({"iam": {
         "policies": {&policy: {"ensure": "absent"}},
         "groups": {&group: {"ensure": "absent"}},

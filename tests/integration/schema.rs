@@ -34,3 +34,13 @@ fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
         }
     }
 }
+
+#[test]
+fn the_salt_state_module_offers_every_kind_the_binary_has() {
+    let shim = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/salt/_states/ocp_aws.py")).unwrap();
+    let start = shim.find("KINDS = (").expect("a KINDS tuple in the state module");
+    let end = start + shim[start..].find(')').unwrap();
+    let in_python: Vec<&str> = shim[start..end].split('"').skip(1).step_by(2).collect();
+    let in_binary: Vec<&str> = ocp_aws::resources::KindId::ALL.iter().map(|k| k.id()).collect();
+    assert_eq!(in_python, in_binary, "salt/_states/ocp_aws.py KINDS must list the binary's kinds, in order");
+}

@@ -15,6 +15,8 @@ fn domain() -> String {
 #[tokio::test]
 async fn a_domain_identity_with_dkim_and_mail_from_converges_and_reapplies_read_only() {
     let d = domain();
+    // SES has found the MAIL FROM domain's MX record (AWS says PENDING until it does).
+    moto_control("mail-from-status", json!({"EmailIdentity": d, "Status": "SUCCESS", "Region": "eu-west-2"}));
     let pillar = json!({"region": "eu-west-2", "ses": {"domains": {&d: {"mail_from": format!("bounce.{d}")}}}});
     let plan = converge(&pillar, true).await;
     assert!(plan.all(None) && plan.writes().is_empty(), "{:#?}", plan.returns);
@@ -261,4 +263,56 @@ fn dns_records_and_a_live_check_against_a_local_nameserver() {
         binary(&[&["dns", "check", &d, "--nameserver", &ns.to_string()][..], &conn[..]].concat(), "");
     assert_eq!(status, 0, "{report}{err}");
     assert!(report.contains("is DMARC-aligned and verifies"), "{report}");
+}
+
+#[test]
+fn smtp_password_matches_a_published_example() {
+    // From the AWS SDK for PHP's test suite (tests/Ses/SesClientTest.php, generateSmtpPasswordV4),
+    // made with AWS's sample code for the documented algorithm.
+    let ours = ocp_aws::resources::ses::smtp_credentials::smtp_password(
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "us-east-2",
+    );
+    assert_eq!(ours, "BMPPgbAHoFVbze1Ud0oA5uNdXRwUXUZ+qOwphGJbl/cS");
+}
+
+#[tokio::test]
+async fn the_smtp_user_gets_exactly_the_send_only_policy() {
+    let user = unique("ses-only");
+    let dir = support::temp_dir("smtp-only");
+    let pillar = json!({"ses": {"smtp_credentials": {&user: {"secret_file": dir.join("s.sls").to_string_lossy()}}}});
+    assert!(converge(&pillar, false).await.all(Some(true)));
+    let iam = support::iam().await;
+    let wide = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]});
+    iam.put_user_policy().user_name(&user).policy_name("admin").policy_document(wide.to_string()).send().await.unwrap();
+    let run = converge(&pillar, false).await;
+    let r = run.get(&format!("ses.smtp_credentials {user}"));
+    assert_eq!(r.result, Some(true), "{r:#?}");
+    assert_eq!(
+        r.changes,
+        json!({"old": {"inline_policies": ["AmazonSesSendingAccess", "admin"]}, "new": {"inline_policies": ["AmazonSesSendingAccess"]}})
+    );
+    assert_eq!(run.writes(), ["IAM DeleteUserPolicy"]);
+    let names = iam.list_user_policies().user_name(&user).send().await.unwrap();
+    assert_eq!(names.policy_names(), ["AmazonSesSendingAccess"]);
+    assert!(converge(&pillar, false).await.unchanged());
+}
+
+#[tokio::test]
+async fn absent_deletes_a_domain_identity_and_smtp_credentials() {
+    let (d, user) = (domain(), unique("ses-gone"));
+    let dir = support::temp_dir("smtp-gone");
+    let present = json!({"ses": {"domains": {&d: {}}, "smtp_credentials": {&user: {"secret_file": dir.join("s.sls").to_string_lossy()}}}});
+    assert!(converge(&present, false).await.all(Some(true)));
+    let absent =
+        json!({"ses": {"domains": {&d: {"ensure": "absent"}}, "smtp_credentials": {&user: {"ensure": "absent"}}}});
+    let plan = converge(&absent, true).await;
+    assert!(plan.all(None) && plan.writes().is_empty(), "{:#?}", plan.returns);
+    let run = converge(&absent, false).await;
+    assert!(run.all(Some(true)), "{:#?}", run.returns);
+    assert_eq!(run.get(&format!("ses.domain_identity {d}")).comment, format!("SES domain identity {d} deleted."));
+    assert_eq!(run.get(&format!("ses.smtp_credentials {user}")).comment, format!("SES SMTP user {user} deleted."));
+    assert!(support::iam().await.get_user().user_name(&user).send().await.is_err(), "the IAM user is gone");
+    let again = converge(&absent, false).await;
+    assert!(again.unchanged() && again.writes().is_empty(), "{:#?}", again.returns);
 }

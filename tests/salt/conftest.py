@@ -8,7 +8,6 @@ Environment:
   AWS_EC2_METADATA_DISABLED set to true unless already set, so no credential lookup waits on metadata
 """
 
-import base64
 import json
 import os
 import shutil
@@ -19,7 +18,6 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -30,9 +28,10 @@ import moto_process  # noqa: E402  (tests/support: starts moto plus the SES v2 e
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SECRET_KEY = "testing"
-READ_ACTION_PREFIXES = ("Get", "List", "Describe", "Head")
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+# moto shows every change at once; the binary's waits for AWS's eventual consistency run at 1/100.
+os.environ.setdefault("OCP_AWS_CONSISTENCY_SCALE", "0.01")
 
 
 def _tool(name):
@@ -179,46 +178,36 @@ def minion(tmp_path, binary, endpoint, suffix):
     )
 
 
-def _is_write(entry):
-    """Whether a recorded request changes AWS state.
-
-    Query-protocol requests (IAM, STS, SES v1, SNS) are writes unless their Action reads; REST
-    requests (S3, SES v2) are writes unless they are GET or HEAD.
-    """
-    body = entry.get("body") or ""
-    if entry.get("body_encoded"):
-        body = base64.b64decode(body).decode("utf-8", "replace")
-    url = urlsplit(entry["url"])
-    action = (parse_qs(url.query).get("Action") or parse_qs(body).get("Action") or [None])[0]
-    if action:
-        return not action.startswith(READ_ACTION_PREFIXES)
-    return entry["method"] not in ("GET", "HEAD")
+def _recorded(endpoint, keyid):
+    """The operations moto recorded for requests signed with ``keyid``, named by the moto extension."""
+    request = urllib.request.Request(
+        f"{endpoint}/_ocp_aws_test/recorded-operations",
+        data=json.dumps({"AccessKeyId": keyid}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())["Operations"]
 
 
 @pytest.fixture
 def recorder(endpoint):
-    """Return a context manager that collects the write requests signed with an access key id."""
+    """Return a context manager that collects the write operations signed with an access key id.
 
-    def post(path):
-        request = urllib.request.Request(f"{endpoint}/moto-api/recorder/{path}", method="POST")
-        urllib.request.urlopen(request).close()
+    moto records every request from its start; the writes are those made inside the ``with``,
+    classified by operation (SES v2 reads are POSTs, so the HTTP method does not tell).
+    """
 
     @contextmanager
     def writes_by(keyid):
         writes = []
-        post("reset-recording")
-        post("start-recording")
+        before = len(_recorded(endpoint, keyid))
         try:
             yield writes
         finally:
-            post("stop-recording")
-            with urllib.request.urlopen(f"{endpoint}/moto-api/recorder/download-recording") as response:
-                entries = [json.loads(line) for line in response.read().decode().splitlines() if line]
-            credential = f"Credential={keyid}/"
             writes.extend(
-                f"{entry['method']} {entry['url']}"
-                for entry in entries
-                if credential in entry["headers"].get("Authorization", "") and _is_write(entry)
+                f"{op['Service']} {op['Operation'] or op['Method'] + ' ' + op['Path']}"
+                for op in _recorded(endpoint, keyid)[before:]
+                if not op["Read"]
             )
 
     return writes_by

@@ -8,7 +8,8 @@ moto_port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("12
 moto_dir=$(mktemp -d -t ocp-aws-moto.XXXXXX)
 moto_log="$moto_dir/moto.log"
 # In its own folder: moto's request recorder writes a file into the working directory.
-(cd "$moto_dir" && exec "$venv/bin/python" "$moto_launcher" -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1) &
+# AWS-managed policies (arn:aws:iam::aws:policy/...) exist, as on AWS, so tests can attach them.
+(cd "$moto_dir" && MOTO_IAM_LOAD_MANAGED_POLICIES=true exec "$venv/bin/python" "$moto_launcher" -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1) &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null; rm -rf "$moto_dir"' EXIT
 for _ in $(seq 1 150); do

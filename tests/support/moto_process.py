@@ -1,5 +1,6 @@
 """Starts the project's moto server (moto_server.py beside this file) for a Python test session."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -26,6 +27,8 @@ def started(workdir, timeout=30):
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=workdir,
+            # AWS-managed policies exist, as on AWS, so tests can attach them.
+            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
         )
     try:
         deadline = time.monotonic() + timeout

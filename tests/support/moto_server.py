@@ -1,4 +1,5 @@
-"""The moto server the tests run: moto 5.2.5 plus the SES v2 behaviour ocp-aws needs.
+"""The moto server the tests run: moto 5.2.5 plus the SES v2 behaviour ocp-aws needs, refusing
+what AWS refuses.
 
 Usage (every option is moto_server's)::
 
@@ -6,6 +7,18 @@ Usage (every option is moto_server's)::
 
 It patches moto in this process, then runs ``moto.server.main()``. Everything else is plain moto.
 It refuses to start with another moto version than the one the patches were written against.
+
+Every signed request, to any service, is checked against botocore's model of its operation before
+moto sees it (aws_model.py beside this file says how, and what it does not cover). A request AWS
+would refuse for its parameters (a missing required member, a string or list out of its length
+range, a value outside its enum or pattern) gets AWS's 400 in the service's protocol: ValidationError
+(query), InvalidParameterValue (EC2), InvalidArgument (S3), or the operation's modelled
+BadRequestException / ValidationException (JSON); the refusal is logged on stderr and recorded.
+
+moto's request recorder runs from the start (the recording file is in the working directory).
+
+IAM ``DeletePolicy`` of a policy that is still attached, or that has versions besides the default,
+fails with 409 DeleteConflict, as on AWS (moto deletes it).
 
 Patched and added SES v2 routes (REST-JSON, shapes as in the AWS SES API v2 reference; timestamps
 are epoch-seconds numbers, which is what the AWS SDK for Rust accepts):
@@ -24,7 +37,8 @@ are epoch-seconds numbers, which is what the AWS SDK for Rust accepts):
     FeedbackForwardingStatus is moto's SES v1 setting (true unless turned off, as on AWS).
     An email-address identity has no DKIM keys of its own: SigningEnabled false, NOT_STARTED.
     Only Easy DKIM is modelled: bring-your-own keys (EXTERNAL) get tokens and key lengths too.
-    Statuses are SUCCESS unless a test control says otherwise (see below).
+    Statuses are SUCCESS unless a test control says otherwise (see below), except a MAIL FROM
+    domain's: PENDING, as on AWS until SES finds its MX record, until a control says otherwise.
 ``DeleteEmailIdentity`` (DELETE /v2/email/identities/{EmailIdentity})
     moto answers 200 for an unknown identity; AWS answers 404 NotFoundException. Deleting also
     drops the identity's MAIL FROM settings and tags.
@@ -67,9 +81,20 @@ account) and "Region" (default us-east-1), and answers 200 {} or 400 {"message":
     counts default to 0, statuses to SUCCESS). The identity's VerificationStatus and DKIM Status
     are PENDING for its next PendingReads GetEmailIdentity reads, then Status (SUCCESS, FAILED,
     TEMPORARY_FAILURE, or PENDING for ever). Likewise its MailFromDomainStatus for the next
-    MailFromPendingReads reads that find a MAIL FROM domain set, then MailFromStatus. The
+    MailFromPendingReads reads that find a MAIL FROM domain set, then MailFromStatus (default
+    PENDING). The
     identity need not exist yet: a test arms it before the tool creates it. The setting replaces
     any earlier one for that name and lasts until the next one or /moto-api/reset.
+``POST /_ocp_aws_test/mail-from-status``
+    ``{"EmailIdentity": "example.com", "Status": "SUCCESS", "PendingReads": 0}``: SES found (SUCCESS)
+    or gave up on (FAILED, TEMPORARY_FAILURE) the MAIL FROM domain's MX record after PendingReads
+    more reads; the identity's own status settings are kept.
+``POST /_ocp_aws_test/recorded-operations``
+    ``{"AccessKeyId": "AKIA..."}`` (optional): answers ``{"Operations": [{"AccessKeyId", "Service",
+    "Operation", "Read", "Method", "Path"}, ...]}``, moto's recording in order, each request named by
+    the model's serviceId and operation (None when no model names it) and classified as a read
+    (Get/List/Head/Describe; without an operation, GET or HEAD), only those signed with that access
+    key id when one is given. Parallel tests each sign with their own key id.
 ``POST /_ocp_aws_test/account-review``
     ``{"Status": "GRANTED"}`` or ``{"Status": "DENIED"}``: ends the account's review. GRANTED
     gives production access (ProductionAccessEnabled true, quota 50000 a day, 14 a second), also
@@ -80,6 +105,8 @@ account settings and test controls on the SES v2 backend), so accounts and regio
 ``POST /moto-api/reset`` clears everything.
 """
 
+import base64
+import io
 import json
 import os
 import random
@@ -88,16 +115,23 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 import moto
 import moto.server
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.request import Request as MotoRequest
+from moto.iam.exceptions import DeleteConflictException
+from moto.iam.models import IAMBackend
+from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.ses.utils import get_arn
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.models import SESV2Backend, sesv2_backends
 from moto.sesv2.responses import SESV2Response
 from werkzeug.wrappers import Request, Response
+
+import aws_model
 
 MOTO_VERSION = "5.2.5"
 CONTROL_PREFIX = "/_ocp_aws_test/"
@@ -149,7 +183,8 @@ class StatusControl:
     pending_reads: int = 0
     status: str = "SUCCESS"
     mail_from_pending_reads: int = 0
-    mail_from_status: str = "SUCCESS"
+    # AWS keeps a MAIL FROM domain PENDING until it finds the MX record: only a test says it did.
+    mail_from_status: str = "PENDING"
 
 
 @dataclass
@@ -509,7 +544,7 @@ def control_identity_status(body: dict, request: Request) -> str | None:
         pending_reads=body.get("PendingReads", 0),
         status=body.get("Status", "SUCCESS"),
         mail_from_pending_reads=body.get("MailFromPendingReads", 0),
-        mail_from_status=body.get("MailFromStatus", "SUCCESS"),
+        mail_from_status=body.get("MailFromStatus", StatusControl.mail_from_status),
     )
     if not isinstance(name, str) or not name:
         return "EmailIdentity is required."
@@ -521,6 +556,33 @@ def control_identity_status(body: dict, request: Request) -> str | None:
     with LOCK:
         account_state(control_backend(body, request)).identity_controls[name] = control
     return None
+
+
+def control_mail_from_status(body: dict, request: Request) -> str | None:
+    """POST /_ocp_aws_test/mail-from-status: see the module docstring."""
+    name = body.get("EmailIdentity")
+    status = body.get("Status")
+    pending = body.get("PendingReads", 0)
+    if not isinstance(name, str) or not name:
+        return "EmailIdentity is required."
+    if status not in CONTROL_STATUSES:
+        return f"Status must be one of {', '.join(CONTROL_STATUSES)}."
+    if not isinstance(pending, int) or isinstance(pending, bool) or pending < 0:
+        return "PendingReads must be a whole number >= 0."
+    with LOCK:
+        controls = account_state(control_backend(body, request)).identity_controls
+        control = controls.setdefault(name, StatusControl())
+        control.mail_from_status = status
+        control.mail_from_pending_reads = pending
+    return None
+
+
+def control_recorded_operations(body: dict, request: Request) -> dict | str:
+    """POST /_ocp_aws_test/recorded-operations: see the module docstring."""
+    key = body.get("AccessKeyId")
+    if key is not None and not isinstance(key, str):
+        return "AccessKeyId must be a string."
+    return {"Operations": [entry for entry in RECORDING.operations() if key is None or entry["AccessKeyId"] == key]}
 
 
 def control_account_review(body: dict, request: Request) -> str | None:
@@ -542,12 +604,15 @@ def control_account_review(body: dict, request: Request) -> str | None:
 
 CONTROLS = {
     "identity-status": control_identity_status,
+    "mail-from-status": control_mail_from_status,
     "account-review": control_account_review,
+    "recorded-operations": control_recorded_operations,
 }
 
 
 def control_app(environ, start_response):
-    """WSGI app for the test controls; each control returns None or an error message."""
+    """WSGI app for the test controls; each control returns None (done), an answer (a dict) or an error
+    message."""
     request = Request(environ)
     control = CONTROLS.get(request.path[len(CONTROL_PREFIX) :])
     if control is None or request.method != "POST":
@@ -561,9 +626,170 @@ def control_app(environ, start_response):
             message, status = "The body must be a JSON object.", 400
         else:
             message = control(body, request)
-            status = 400 if message else 200
-    payload = {"message": message} if message else {}
+            status = 400 if isinstance(message, str) else 200
+    if isinstance(message, dict):
+        payload, message = message, None
+    else:
+        payload = {"message": message} if message else {}
     return Response(json.dumps(payload), status=status, mimetype="application/json")(environ, start_response)
+
+
+# --- Requests AWS refuses, and the request recording ---------------------------------------------
+
+# Maps a request to a moto backend with moto's own rules (the SigV4 scope, SES v2's /v2/ paths, ...);
+# it only looks at the request, so one instance serves every thread.
+DISPATCH = DomainDispatcherApplication(create_app=None)
+
+
+def headers_of(environ: dict) -> dict:
+    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = environ[key]
+    return headers
+
+
+def read_body(environ: dict) -> bytes:
+    """The request body, read once and put back for moto."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        body = stream.read(int(length))
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def operation_of(request: aws_model.Request) -> aws_model.Operation | None:
+    """The AWS operation of a signed request (None for unsigned ones and ones no model names)."""
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        return None
+    environ = {
+        "HTTP_AUTHORIZATION": authorization,
+        "PATH_INFO": unquote(request.path),
+        "HTTP_HOST": request.headers.get("host", ""),
+    }
+    if "x-amz-target" in request.headers:
+        environ["HTTP_X_AMZ_TARGET"] = request.headers["x-amz-target"]
+    try:
+        host = DISPATCH.infer_service_region_host(environ, environ["PATH_INFO"])
+        backend = DISPATCH.get_backend_for_host(host)
+    except (KeyError, IndexError, ValueError):
+        return None
+    return aws_model.identify(request, backend)
+
+
+def refusal(environ: dict):
+    """The error response AWS would give a request with invalid parameters, or None."""
+    if "HTTP_AUTHORIZATION" not in environ:
+        return None
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+    if raw.startswith(("http://", "https://")):
+        split = urlsplit(raw)
+        raw = split.path + (f"?{split.query}" if split.query else "")
+    path, _, query = raw.partition("?")
+    request = aws_model.Request(
+        environ.get("REQUEST_METHOD", "GET"),
+        path,
+        query or environ.get("QUERY_STRING", ""),
+        headers_of(environ),
+        read_body(environ),
+    )
+    operation = operation_of(request)
+    if operation is None:
+        return None
+    try:
+        message = aws_model.problems(aws_model.params_of(request, operation), operation)
+    except aws_model.Unparseable as why:
+        log(f"not validated: {operation.service_id} {operation.name}: {why}")
+        return None
+    if message is None:
+        return None
+    log(f"refused {operation.service_id} {operation.name}: {' / '.join(message.splitlines())}")
+    status, headers, body = aws_model.error_response(operation, message, random_token(16).upper())
+    return Response(body, status=status, headers=headers)
+
+
+def log(message: str) -> None:
+    print(f"moto_server: {message}", file=sys.stderr, flush=True)
+
+
+class Recording:
+    """moto's request recording, read as operations: each line of the recorder's file, classified once."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.offset = 0
+        self.entries: list[dict] = []
+
+    def operations(self) -> list[dict]:
+        path = recorder._location
+        with self.lock:
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                size = 0
+            if size < self.offset:  # reset-recording truncated it
+                self.offset, self.entries = 0, []
+            if size > self.offset:
+                with open(path, "rb") as file:
+                    file.seek(self.offset)
+                    chunk = file.read(size - self.offset)
+                complete = chunk.rfind(b"\n") + 1
+                self.offset += complete
+                for line in chunk[:complete].splitlines():
+                    if line.strip():
+                        self.entries.append(classify(json.loads(line)))
+            return list(self.entries)
+
+
+def classify(entry: dict) -> dict:
+    """{AccessKeyId, Service, Operation, Read, Method, Path} of one recorded request."""
+    split = urlsplit(entry.get("url", ""))
+    body = entry.get("body") or ""
+    body = base64.b64decode(body) if entry.get("body_encoded") else body.encode("utf-8", "replace")
+    headers = {key.lower(): value for key, value in (entry.get("headers") or {}).items()}
+    method = entry.get("method", "GET")
+    request = aws_model.Request(method, split.path, split.query, headers, body)
+    operation = operation_of(request)
+    return {
+        "AccessKeyId": request.access_key_id(),
+        "Service": operation.service_id if operation else None,
+        "Operation": operation.name if operation else None,
+        # Without a model's word, only what HTTP says cannot change anything counts as a read.
+        "Read": operation.is_read if operation else method in ("GET", "HEAD"),
+        "Method": method,
+        "Path": split.path,
+    }
+
+
+RECORDING = Recording()
+
+
+# --- IAM conflicts moto does not enforce -----------------------------------------------------------
+
+
+def delete_policy(self: IAMBackend, policy_arn: str) -> None:
+    """DeletePolicy: AWS refuses a policy that is still attached, or that has versions besides the
+    default, with 409 DeleteConflict; moto deletes it."""
+    policy = self.get_policy(policy_arn)
+    if policy.attachment_count > 0:
+        raise DeleteConflictException("Cannot delete a policy attached to entities.")
+    if len(policy.versions) > 1:
+        raise DeleteConflictException(
+            "This policy has more than one version. Before you delete a policy, you must delete the policy's "
+            "versions. The default version is deleted with the policy."
+        )
+    MOTO_DELETE_POLICY(self, policy_arn)
+
+
+MOTO_DELETE_POLICY = IAMBackend.delete_policy
 
 
 # --- Installation --------------------------------------------------------------------------------
@@ -581,11 +807,19 @@ def install() -> None:
         if url is not None:
             sesv2_urls.url_paths[url] = SESV2Response.dispatch
 
+    IAMBackend.delete_policy = delete_policy
+    # Every request is recorded from the start, so tests count their own writes by access key id.
+    recorder.start_recording()
     moto_call = DomainDispatcherApplication.__call__
 
     def call(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
             return control_app(environ, start_response)
+        refused = refusal(environ)
+        if refused is not None:
+            # Recorded like any request moto answers: the tool did send it.
+            recorder._record_request(MotoRequest(environ))
+            return refused(environ, start_response)
         return moto_call(self, environ, start_response)
 
     DomainDispatcherApplication.__call__ = call

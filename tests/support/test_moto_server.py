@@ -20,7 +20,9 @@ import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 import moto_process
 
@@ -282,9 +284,10 @@ def test_put_email_identity_mail_from_attributes(ses, raw):
         {"MailFromDomain": "bounce.example.com", "BehaviorOnMxFailure": "REJECT_MESSAGE"},
     )
     assert (status, answer) == (200, {})
+    # AWS: PENDING until SES finds the MX record, which only a test control can say it did.
     assert read(client)["MailFromAttributes"] == {
         "MailFromDomain": "bounce.example.com",
-        "MailFromDomainStatus": "SUCCESS",
+        "MailFromDomainStatus": "PENDING",
         "BehaviorOnMxFailure": "REJECT_MESSAGE",
     }
     # SES v1 sees the same setting.
@@ -426,7 +429,8 @@ def test_identity_status_control_keeps_an_identity_pending_for_n_reads(ses, cont
 def test_identity_status_control_counts_mail_from_reads_once_a_domain_is_set(ses, control):
     client = ses()
     client.create_email_identity(EmailIdentity="example.com")
-    assert control("identity-status", EmailIdentity="example.com", MailFromPendingReads=2)[0] == 200
+    armed = control("identity-status", EmailIdentity="example.com", MailFromPendingReads=2, MailFromStatus="SUCCESS")
+    assert armed[0] == 200
     # Reads without a MAIL FROM domain do not count.
     assert "MailFromDomainStatus" not in read(client)["MailFromAttributes"]
     set_mail_from(client, "mail.example.com")
@@ -451,10 +455,27 @@ def test_identity_status_control_can_fail_an_identity(ses, control):
     assert read(client)["VerificationStatus"] == "PENDING"
 
 
+def test_mail_from_is_pending_until_the_mail_from_status_control_says_otherwise(ses, control):
+    client = ses()
+    client.create_email_identity(EmailIdentity="example.com")
+    set_mail_from(client, "mail.example.com")
+    assert [read(client)["MailFromAttributes"]["MailFromDomainStatus"] for _ in range(3)] == ["PENDING"] * 3
+    assert control("mail-from-status", EmailIdentity="example.com", Status="SUCCESS", PendingReads=1) == (200, {})
+    statuses = [read(client)["MailFromAttributes"]["MailFromDomainStatus"] for _ in range(2)]
+    assert statuses == ["PENDING", "SUCCESS"]
+    # The identity's own status is left as it was.
+    assert read(client)["VerificationStatus"] == "SUCCESS"
+    control("mail-from-status", EmailIdentity="example.com", Status="FAILED")
+    assert read(client)["MailFromAttributes"]["MailFromDomainStatus"] == "FAILED"
+
+
 def test_test_controls_reject_bad_requests(control):
     assert control("identity-status", PendingReads=1)[0] == 400
     assert control("identity-status", EmailIdentity="example.com", PendingReads=-1)[0] == 400
     assert control("identity-status", EmailIdentity="example.com", Status="DONE")[0] == 400
+    assert control("mail-from-status", EmailIdentity="example.com", Status="DONE")[0] == 400
+    assert control("mail-from-status", Status="SUCCESS")[0] == 400
+    assert control("recorded-operations", AccessKeyId=7)[0] == 400
     assert control("account-review", Status="MAYBE")[0] == 400
     assert control("account-review", Status="DENIED")[0] == 400  # nothing under review
     status, body = control("no-such-control")
@@ -490,3 +511,177 @@ def test_moto_reset_clears_the_extension_state(endpoint, ses, control):
     assert suppressed_reasons(ses()) == ["BOUNCE", "COMPLAINT"]
     ses().create_email_identity(EmailIdentity="example.com")
     assert read(ses())["VerificationStatus"] == "SUCCESS"
+
+
+# --- Requests AWS refuses ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unchecked(endpoint, account):
+    """Return a boto3 client that sends what it is given (no client-side validation), signed with a
+    fresh access key id of this test: unchecked("iam") -> (client, access key id)."""
+
+    def client(service, region="us-east-1"):
+        keyid = f"AKIATEST{random.randint(10**9, 10**10)}"
+        made = boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=endpoint,
+            aws_access_key_id=keyid,
+            aws_secret_access_key="testing",
+            config=Config(parameter_validation=False),
+        )
+
+        def add_account(request, **_):
+            request.headers["x-moto-account-id"] = account
+
+        made.meta.events.register("before-sign.*.*", add_account)
+        return made, keyid
+
+    return client
+
+
+def refused_with(call, code):
+    with pytest.raises(ClientError) as refused:
+        call()
+    error = refused.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (400, code), error
+    return error["Error"]["Message"]
+
+
+def test_an_empty_additional_contacts_list_is_refused_as_aws_does(unchecked):
+    ses, _ = unchecked("sesv2")
+    details = {"MailType": "TRANSACTIONAL", "WebsiteURL": "https://example.com", "UseCaseDescription": "Resets."}
+    message = refused_with(
+        lambda: ses.put_account_details(**details, AdditionalContactEmailAddresses=[], ProductionAccessEnabled=True),
+        "BadRequestException",
+    )
+    assert "AdditionalContactEmailAddresses" in message
+    assert "Details" not in ses.get_account(), "the refused request changed nothing"
+    ses.put_account_details(**details, AdditionalContactEmailAddresses=["ops@example.com"])
+    assert ses.get_account()["Details"]["AdditionalContactEmailAddresses"] == ["ops@example.com"]
+    refused_with(lambda: ses.put_account_details(**{**details, "MailType": "SPAM"}), "BadRequestException")
+
+
+def test_names_aws_refuses_are_refused_in_each_protocol(unchecked):
+    iam, _ = unchecked("iam")
+    assert "max length: 64" in refused_with(lambda: iam.create_user(UserName="u" * 65), "ValidationError")
+    assert "pattern" in refused_with(lambda: iam.create_user(UserName="has space"), "ValidationError")
+    refused_with(lambda: iam.create_user(UserName=""), "ValidationError")
+    with pytest.raises(ClientError):
+        iam.get_user(UserName="u" * 65)
+    s3, _ = unchecked("s3", "eu-west-2")
+    s3.create_bucket(Bucket="ocp-rules", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    rule = {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 30}}
+    bad = {**rule, "Status": "On"}
+    message = refused_with(
+        lambda: s3.put_bucket_lifecycle_configuration(Bucket="ocp-rules", LifecycleConfiguration={"Rules": [bad]}),
+        "InvalidArgument",
+    )
+    assert "Rules[0].Status" in message
+    missing = {k: v for k, v in rule.items() if k != "Status"}
+    refused_with(
+        lambda: s3.put_bucket_lifecycle_configuration(Bucket="ocp-rules", LifecycleConfiguration={"Rules": [missing]}),
+        "InvalidArgument",
+    )
+    v1, _ = unchecked("ses")
+    refused_with(lambda: v1.set_identity_mail_from_domain(Identity="example.com", BehaviorOnMXFailure="Bounce"), "ValidationError")
+
+
+def test_well_formed_requests_of_each_service_pass(unchecked, endpoint):
+    iam, _ = unchecked("iam")
+    iam.create_user(UserName="backup+ops@example.com")
+    iam.create_access_key(UserName="backup+ops@example.com")
+    document = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    arn = iam.create_policy(PolicyName="backup", PolicyDocument=document)["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="backup+ops@example.com", PolicyArn=arn)
+    assert iam.list_attached_user_policies(UserName="backup+ops@example.com")["AttachedPolicies"][0]["PolicyArn"] == arn
+    s3, _ = unchecked("s3", "eu-west-2")
+    s3.create_bucket(Bucket="ocp-fine", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    rule = {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 30}}
+    rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": 7}
+    s3.put_bucket_lifecycle_configuration(Bucket="ocp-fine", LifecycleConfiguration={"Rules": [rule]})
+    s3.put_bucket_versioning(Bucket="ocp-fine", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="ocp-fine", Key="dir/a file.txt", Body=b"x")
+    assert s3.get_object(Bucket="ocp-fine", Key="dir/a file.txt")["Body"].read() == b"x"
+    s3.copy_object(Bucket="ocp-fine", Key="copy.txt", CopySource={"Bucket": "ocp-fine", "Key": "dir/a file.txt"})
+    assert len(s3.list_object_versions(Bucket="ocp-fine")["Versions"]) == 2
+    sts, _ = unchecked("sts")
+    assert sts.get_caller_identity()["Account"]
+    v1, _ = unchecked("ses")
+    v1.verify_domain_identity(Domain="example.com")
+    v1.set_identity_mail_from_domain(Identity="example.com", MailFromDomain="bounce.example.com")
+    ses, _ = unchecked("sesv2")
+    ses.create_email_identity(EmailIdentity="example.org", DkimSigningAttributes={"NextSigningKeyLength": "RSA_1024_BIT"})
+    ses.put_email_identity_mail_from_attributes(EmailIdentity="example.org", MailFromDomain="bounce.example.org")
+    assert [i["IdentityName"] for i in ses.list_email_identities()["EmailIdentities"]] == ["example.com", "example.org"]
+    # A refusal would have raised ClientError above.
+
+
+def test_a_policy_still_attached_or_with_versions_cannot_be_deleted(unchecked):
+    iam, _ = unchecked("iam")
+    iam.create_user(UserName="holder")
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    arn = iam.create_policy(PolicyName="held", PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="holder", PolicyArn=arn)
+    with pytest.raises(iam.exceptions.DeleteConflictException):
+        iam.delete_policy(PolicyArn=arn)
+    iam.detach_user_policy(UserName="holder", PolicyArn=arn)
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
+    with pytest.raises(iam.exceptions.DeleteConflictException):
+        iam.delete_policy(PolicyArn=arn)
+    iam.delete_policy_version(PolicyArn=arn, VersionId="v1")
+    iam.delete_policy(PolicyArn=arn)
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_policy(PolicyArn=arn)
+
+
+# --- The recording, by operation -----------------------------------------------------------------
+
+
+def recorded(endpoint, keyid=None):
+    body = {} if keyid is None else {"AccessKeyId": keyid}
+    request = urllib.request.Request(
+        f"{endpoint}/_ocp_aws_test/recorded-operations", data=json.dumps(body).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request) as response:
+        return [(op["Service"], op["Operation"], op["Read"]) for op in json.loads(response.read())["Operations"]]
+
+
+def test_recorded_operations_are_named_classified_and_kept_apart_by_access_key(unchecked, endpoint):
+    iam, keyid = unchecked("iam")
+    ses, other = unchecked("sesv2")
+    s3, third = unchecked("s3")
+    iam.create_user(UserName="recorded")
+    iam.get_user(UserName="recorded")
+    refused_with(lambda: iam.create_user(UserName="x" * 65), "ValidationError")
+    ses.list_email_identities()
+    ses.create_email_identity(EmailIdentity="recorded.example.com")
+    ses.get_email_identity(EmailIdentity="recorded.example.com")
+    s3.create_bucket(Bucket="ocp-recorded")
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="ocp-recorded",
+        LifecycleConfiguration={"Rules": [{"ID": "r", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 1}}]},
+    )
+    s3.get_bucket_lifecycle_configuration(Bucket="ocp-recorded")
+    s3.head_bucket(Bucket="ocp-recorded")
+    # A refused request is recorded too: the client did send it.
+    assert recorded(endpoint, keyid) == [
+        ("IAM", "CreateUser", False),
+        ("IAM", "GetUser", True),
+        ("IAM", "CreateUser", False),
+    ]
+    # SES v2 sends ListEmailIdentities as a POST: it is a read all the same.
+    assert recorded(endpoint, other) == [
+        ("SESv2", "ListEmailIdentities", True),
+        ("SESv2", "CreateEmailIdentity", False),
+        ("SESv2", "GetEmailIdentity", True),
+    ]
+    assert recorded(endpoint, third) == [
+        ("S3", "CreateBucket", False),
+        ("S3", "PutBucketLifecycleConfiguration", False),
+        ("S3", "GetBucketLifecycleConfiguration", True),
+        ("S3", "HeadBucket", True),
+    ]
+    everyone = recorded(endpoint)
+    assert len(everyone) >= 10 and ("IAM", "GetUser", True) in everyone

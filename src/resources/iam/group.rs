@@ -44,6 +44,9 @@ pub struct Observed {
 impl Kind for Group {
     const KIND: &'static str = "iam.group";
     const NOUN: &'static str = "IAM group";
+    /// IAM shows a change everywhere within about two minutes.
+    const CONSISTENCY: crate::kind::Consistency =
+        crate::kind::Consistency { budget: crate::aws::PROPAGATION, matching_reads: 1 };
     const REFERS_TO: &'static [&'static str] = &["iam.policy"];
     type Spec = Spec;
     type Observed = Observed;

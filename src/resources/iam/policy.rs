@@ -74,6 +74,9 @@ pub struct Observed {
 impl Kind for Policy {
     const KIND: &'static str = "iam.policy";
     const NOUN: &'static str = "IAM policy";
+    /// IAM shows a change everywhere within about two minutes.
+    const CONSISTENCY: crate::kind::Consistency =
+        crate::kind::Consistency { budget: crate::aws::PROPAGATION, matching_reads: 1 };
     const REFERS_TO: &'static [&'static str] = &["s3.bucket"];
     type Spec = Spec;
     type Observed = Observed;
@@ -171,10 +174,16 @@ impl Kind for Policy {
                 iam.delete_policy_version().policy_arn(&o.arn).version_id(v).send().await.op("DeletePolicyVersion")?;
             }
         }
+        // No SDK retries: a repeat after a lost answer makes a second version (and can meet the limit
+        // of five); the read back shows whether the first went through.
         iam.create_policy_version()
             .policy_arn(&o.arn)
             .policy_document(text)
             .set_as_default(true)
+            .customize()
+            .config_override(
+                aws_sdk_iam::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .op("CreatePolicyVersion")?;

@@ -4,7 +4,6 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::aws::retry_while;
 use crate::common_spec;
@@ -82,11 +81,22 @@ pub struct Observed {
     /// The access key id the secret file holds, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_file_key: Option<String>,
+    /// The secret file's mode, if it exists.
+    #[serde(skip)]
+    pub secret_file_mode: Option<u32>,
+}
+
+/// The access key id in a user's secret file section.
+fn key_in(section: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    section.get("aws_access_key_id")?.as_str().map(str::to_string)
 }
 
 impl Kind for User {
     const KIND: &'static str = "iam.user";
     const NOUN: &'static str = "IAM user";
+    /// IAM shows a change everywhere within about two minutes.
+    const CONSISTENCY: crate::kind::Consistency =
+        crate::kind::Consistency { budget: crate::aws::PROPAGATION, matching_reads: 1 };
     const REFERS_TO: &'static [&'static str] = &["iam.policy", "iam.group"];
     type Spec = Spec;
     type Observed = Observed;
@@ -127,11 +137,28 @@ impl Kind for User {
 
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
         let iam = cx.iam();
+        // The secret file first: one the tool must not write (or may not read) is refused before
+        // anything is created.
+        let (file, _consistent) = match (&spec.access_key, spec.ensure) {
+            (Some(k), Ensure::Present) => {
+                // Held until the keys are listed, so that the file and the keys are seen as one.
+                let lock = k.target().lock_shared(!cx.test()).await?;
+                (Some((k.target().read()?.as_ref().and_then(key_in), k.target().mode()?)), lock)
+            }
+            _ => (None, None),
+        };
         let Some(found) = iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"])? else {
             return Ok(None);
         };
         let arn = found.user().map(|u| u.arn().to_string()).unwrap_or_default();
-        let mut o = Observed { arn, policies: None, groups: None, access_keys: None, secret_file_key: None };
+        let mut o = Observed {
+            arn,
+            policies: None,
+            groups: None,
+            access_keys: None,
+            secret_file_key: None,
+            secret_file_mode: None,
+        };
         if spec.ensure == Ensure::Absent {
             return Ok(Some(o));
         }
@@ -141,10 +168,9 @@ impl Kind for User {
         if spec.groups.is_some() {
             o.groups = Some(sorted(groups_of(cx, name).await?));
         }
-        if let Some(k) = &spec.access_key {
+        if let Some((key, mode)) = file {
             o.access_keys = Some(access_key::list(cx, name).await?);
-            o.secret_file_key =
-                k.target().read()?.and_then(|m| m.get("aws_access_key_id")?.as_str().map(str::to_string));
+            (o.secret_file_key, o.secret_file_mode) = (key, mode);
         }
         Ok(Some(o))
     }
@@ -163,7 +189,7 @@ impl Kind for User {
                 d.set("groups", (), g);
             }
             if let Some(k) = &spec.access_key {
-                d.set("access_key", (), json!({"secret": format!("written to {}", k.secret_file)}));
+                d.set("access_key", (), access_key::pending(&k.secret_file));
             }
             return d;
         };
@@ -176,6 +202,7 @@ impl Kind for User {
         }
         if let (Some(k), Some(keys)) = (&spec.access_key, &o.access_keys) {
             access_key::diff("access_key", name, &k.secret_file, k.rotate, keys, o.secret_file_key.as_deref(), &mut d);
+            access_key::diff_mode(&k.target(), o.secret_file_mode, &mut d);
         }
         d
     }
@@ -189,61 +216,93 @@ impl Kind for User {
         observed: Option<&Observed>,
         diff: &mut Diff,
     ) -> Result<(), Error> {
-        let iam = cx.iam();
-        if observed.is_none() {
-            iam.create_user().user_name(name).send().await.op("CreateUser")?;
+        let applied = apply_user(cx, name, spec, observed, diff).await;
+        if applied.is_err() {
+            access_key::forget_unwritten(diff, "access_key");
         }
-        if let Some(want) = &spec.groups {
-            let have = observed.and_then(|o| o.groups.clone()).unwrap_or_default();
-            let (add, remove) = add_remove(&sorted(want.iter().cloned()), &have);
-            for g in add {
-                retry_while(&["NoSuchEntity"], || iam.add_user_to_group().user_name(name).group_name(&g).send())
-                    .await
-                    .op("AddUserToGroup")?;
-            }
-            for g in remove {
-                iam.remove_user_from_group().user_name(name).group_name(g).send().await.op("RemoveUserFromGroup")?;
-            }
-        }
-        if let Some(want) = &spec.policies {
-            let want = policy_keys(want.iter().map(String::as_str));
-            let have = observed.and_then(|o| o.policies.clone()).unwrap_or_default();
-            sync_policies(
-                cx,
-                &want,
-                &have,
-                async |arn| {
-                    retry_while(&["NoSuchEntity"], || iam.attach_user_policy().user_name(name).policy_arn(&arn).send())
-                        .await
-                        .op("AttachUserPolicy")
-                        .map(drop)
-                },
-                async |arn| {
-                    iam.detach_user_policy()
-                        .user_name(name)
-                        .policy_arn(arn)
-                        .send()
-                        .await
-                        .op("DetachUserPolicy")
-                        .map(drop)
-                },
-            )
-            .await?;
-        }
-        if let (Some(k), true) = (&spec.access_key, diff.has("access_key")) {
-            let old = observed.and_then(|o| o.access_keys.clone()).unwrap_or_default();
-            access_key::replace(cx, name, &k.target(), &old, "access_key", diff, |id, secret| {
-                secrets::mapping([("aws_access_key_id", id), ("aws_secret_access_key", secret)])
-            })
-            .await?;
-        }
-        Ok(())
+        applied
     }
 
     // ---- delete --------------------------------------------------------------------------------
 
     async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
         delete_user(cx, name).await
+    }
+}
+
+/// The writes of `apply`, in order: the user, its groups and policies, its key, its file's mode.
+async fn apply_user(
+    cx: &Cx<'_>,
+    name: &str,
+    spec: &Spec,
+    observed: Option<&Observed>,
+    diff: &mut Diff,
+) -> Result<(), Error> {
+    let iam = cx.iam();
+    if observed.is_none() {
+        create_user(cx, name).await?;
+    }
+    if let Some(want) = &spec.groups {
+        let have = observed.and_then(|o| o.groups.clone()).unwrap_or_default();
+        let (add, remove) = add_remove(&sorted(want.iter().cloned()), &have);
+        for g in add {
+            retry_while(&["NoSuchEntity"], || iam.add_user_to_group().user_name(name).group_name(&g).send())
+                .await
+                .op("AddUserToGroup")?;
+        }
+        for g in remove {
+            iam.remove_user_from_group().user_name(name).group_name(g).send().await.op("RemoveUserFromGroup")?;
+        }
+    }
+    if let Some(want) = &spec.policies {
+        let want = policy_keys(want.iter().map(String::as_str));
+        let have = observed.and_then(|o| o.policies.clone()).unwrap_or_default();
+        sync_policies(
+            cx,
+            &want,
+            &have,
+            async |arn| {
+                retry_while(&["NoSuchEntity"], || iam.attach_user_policy().user_name(name).policy_arn(&arn).send())
+                    .await
+                    .op("AttachUserPolicy")
+                    .map(drop)
+            },
+            async |arn| {
+                iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.op("DetachUserPolicy").map(drop)
+            },
+        )
+        .await?;
+    }
+    if let Some(k) = &spec.access_key {
+        let seen = access_key::Seen {
+            keys: observed.and_then(|o| o.access_keys.as_deref()).unwrap_or_default(),
+            in_file: observed.and_then(|o| o.secret_file_key.as_deref()),
+        };
+        access_key::ensure(cx, name, &k.target(), seen, key_in, "access_key", diff, |id, secret| {
+            secrets::mapping([("aws_access_key_id", id), ("aws_secret_access_key", secret)])
+        })
+        .await?;
+        access_key::repair_mode(&k.target(), diff).await?;
+    }
+    Ok(())
+}
+
+/// Creates an IAM user. A user that exists afterwards is what was asked for, whoever made it: the
+/// SDK's retry of a create whose answer was lost meets `EntityAlreadyExists`, and a create whose
+/// outcome is unknown is checked with `GetUser`.
+pub async fn create_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
+    let iam = cx.iam();
+    match iam.create_user().user_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("EntityAlreadyExists") => Ok(()),
+        Err(e) if access_key::outcome_unknown(&e) => {
+            match iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"]) {
+                Ok(Some(_)) => Ok(()),
+                _ => Err(crate::error::aws_error("CreateUser", e)),
+            }
+        }
+        Err(e) => Err(crate::error::aws_error("CreateUser", e)),
     }
 }
 
@@ -322,6 +381,8 @@ pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn key(rotate: bool) -> AccessKey {
@@ -333,6 +394,6 @@ mod tests {
         let spec = Spec { access_key: Some(key(false)), policies: Some(vec!["p".into()]), ..Spec::default() };
         let d = User::diff("u", &spec, None);
         let f = d.fields.iter().find(|f| f.field == "access_key").unwrap();
-        assert_eq!(f.new, json!({"secret": "written to /srv/pillar/private/k.sls"}));
+        assert_eq!(f.new, json!({"secret": "to be written to /srv/pillar/private/k.sls"}));
     }
 }

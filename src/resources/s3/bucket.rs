@@ -1,6 +1,8 @@
 //! `s3.bucket`: an S3 bucket in a chosen region, its lifecycle rules and its Block Public Access
 //! settings (runbook: "Amazon S3", backup buckets with the `delete-after-30-days` rule).
 
+use std::time::Duration;
+
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration,
     Delete, ExpirationStatus, LifecycleExpiration, LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier,
@@ -9,12 +11,17 @@ use aws_sdk_s3::types::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::aws::retry_while;
 use crate::common_spec;
 use crate::error::{AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind};
+use crate::kind::{Consistency, Cx, Diff, Ensure, Kind};
 use crate::validate;
 
 pub struct Bucket;
+
+/// Regions where S3 takes markedly longer to show a lifecycle configuration steadily (the AWS
+/// provider for Terraform added waits for them in its pull request 41764).
+const SLOW_LIFECYCLE_REGIONS: &[&str] = &["eu-west-2", "me-central-1"];
 
 // ---- spec ----------------------------------------------------------------------------------
 
@@ -91,8 +98,23 @@ pub struct Observed {
 impl Kind for Bucket {
     const KIND: &'static str = "s3.bucket";
     const NOUN: &'static str = "S3 bucket";
+    /// Three minutes, the AWS provider for Terraform's wait for a lifecycle configuration; one read
+    /// unless lifecycle rules were written (see `consistency`).
+    const CONSISTENCY: Consistency = Consistency { budget: Duration::from_secs(180), matching_reads: 1 };
     type Spec = Spec;
     type Observed = Observed;
+
+    /// S3 can answer with the old lifecycle configuration for a while after a new one was accepted,
+    /// so written rules are trusted only after several reads in a row show them: three, as the AWS
+    /// provider for Terraform waits, and ten in the regions where it found that not enough.
+    fn consistency(region: &str, diff: &Diff) -> Consistency {
+        let reads = match diff.has("lifecycle") {
+            false => 1,
+            true if SLOW_LIFECYCLE_REGIONS.contains(&region) => 10,
+            true => 3,
+        };
+        Consistency { matching_reads: reads, ..Self::CONSISTENCY }
+    }
 
     /// Bucket names are global, across regions and accounts.
     fn identity(name: &str, _region: &str) -> String {
@@ -208,7 +230,11 @@ impl Kind for Bucket {
         diff: &mut Diff,
     ) -> Result<(), Error> {
         let s3 = cx.s3();
-        if observed.is_none() {
+        // Right after CreateBucket, S3 may still answer NoSuchBucket to the bucket's other calls for
+        // a while; for a bucket that was already there, NoSuchBucket means it is gone.
+        let created = observed.is_none();
+        let wait_for: &[&str] = if created { &["NoSuchBucket"] } else { &[] };
+        if created {
             let mut create = s3.create_bucket().bucket(name);
             if cx.region() != "us-east-1" {
                 create = create.create_bucket_configuration(
@@ -234,31 +260,33 @@ impl Kind for Bucket {
                     .block_public_policy(true)
                     .restrict_public_buckets(true)
                     .build();
-                s3.put_public_access_block()
-                    .bucket(name)
-                    .public_access_block_configuration(all)
-                    .send()
-                    .await
-                    .op("PutPublicAccessBlock")?;
+                retry_while(wait_for, || {
+                    s3.put_public_access_block().bucket(name).public_access_block_configuration(all.clone()).send()
+                })
+                .await
+                .op("PutPublicAccessBlock")?;
             } else {
-                s3.delete_public_access_block().bucket(name).send().await.op("DeletePublicAccessBlock")?;
+                retry_while(wait_for, || s3.delete_public_access_block().bucket(name).send())
+                    .await
+                    .op("DeletePublicAccessBlock")?;
             }
         }
         if diff.has("lifecycle") {
             let rules = spec.lifecycle.as_deref().unwrap_or_default();
             if rules.is_empty() {
-                s3.delete_bucket_lifecycle().bucket(name).send().await.op("DeleteBucketLifecycle")?;
+                retry_while(wait_for, || s3.delete_bucket_lifecycle().bucket(name).send())
+                    .await
+                    .op("DeleteBucketLifecycle")?;
             } else {
                 let config = BucketLifecycleConfiguration::builder()
                     .set_rules(Some(rules.iter().map(rule_to_aws).collect()))
                     .build()
                     .map_err(|e| Error::invalid("lifecycle", e.to_string()))?;
-                s3.put_bucket_lifecycle_configuration()
-                    .bucket(name)
-                    .lifecycle_configuration(config)
-                    .send()
-                    .await
-                    .op("PutBucketLifecycleConfiguration")?;
+                retry_while(wait_for, || {
+                    s3.put_bucket_lifecycle_configuration().bucket(name).lifecycle_configuration(config.clone()).send()
+                })
+                .await
+                .op("PutBucketLifecycleConfiguration")?;
             }
         }
         Ok(())
@@ -530,6 +558,18 @@ mod tests {
         let d = Bucket::diff("b", &spec, Some(&observed()));
         assert_eq!(d.conflicts.len(), 1);
         assert!(d.conflicts[0].contains("exists in eu-west-2"));
+    }
+
+    #[test]
+    fn written_lifecycle_rules_need_a_run_of_matching_reads() {
+        let mut lifecycle = Diff::default();
+        lifecycle.set("lifecycle", (), vec![backup_rule()]);
+        let mut block = Diff::default();
+        block.set("block_public_access", false, true);
+        assert_eq!(Bucket::consistency("eu-west-1", &block).matching_reads, 1);
+        assert_eq!(Bucket::consistency("eu-west-1", &lifecycle).matching_reads, 3);
+        assert_eq!(Bucket::consistency("eu-west-2", &lifecycle).matching_reads, 10);
+        assert_eq!(Bucket::consistency("eu-west-2", &block), Bucket::CONSISTENCY);
     }
 
     #[test]

@@ -87,9 +87,9 @@ pub struct ProductionAccess {
     /// `EN` (default) or `JA`.
     #[serde(default)]
     pub contact_language: Language,
-    /// Up to four more addresses that hear about the request.
+    /// One to four more addresses that hear about the request. Left out: none.
     #[serde(default)]
-    pub additional_contacts: Vec<String>,
+    pub additional_contacts: Option<Vec<String>>,
 }
 
 /// Kind of mail.
@@ -151,10 +151,18 @@ impl Kind for Account {
                     "AWS reviews this text: describe the use",
                 ));
             }
-            if p.additional_contacts.len() > 4 {
+            let contacts = p.additional_contacts.as_deref().unwrap_or_default();
+            // AWS refuses an empty list (the API takes 1 to 4 addresses): leaving it out means none.
+            if p.additional_contacts.as_ref().is_some_and(Vec::is_empty) {
+                errors.push(Invalid::new(
+                    format!("{path}.additional_contacts"),
+                    "give 1 to 4 addresses, or leave additional_contacts out",
+                ));
+            }
+            if contacts.len() > 4 {
                 errors.push(Invalid::new(format!("{path}.additional_contacts"), "AWS takes at most 4 addresses"));
             }
-            for (i, a) in p.additional_contacts.iter().enumerate() {
+            for (i, a) in contacts.iter().enumerate() {
                 validate::email(a, &format!("{path}.additional_contacts[{i}]"), errors);
             }
         }
@@ -237,7 +245,8 @@ impl Kind for Account {
                     Language::En => ContactLanguage::En,
                     Language::Ja => ContactLanguage::Ja,
                 })
-                .set_additional_contact_email_addresses(Some(p.additional_contacts.clone()))
+                // Sent only when there are some: AWS refuses an empty list.
+                .set_additional_contact_email_addresses(p.additional_contacts.clone().filter(|c| !c.is_empty()))
                 .production_access_enabled(true)
                 .send()
                 .await
@@ -273,8 +282,29 @@ mod tests {
             website_url: "https://www.open-contracting.org".into(),
             use_case_description: "Notifications".into(),
             contact_language: Language::En,
-            additional_contacts: vec![],
+            additional_contacts: None,
         }
+    }
+
+    fn errors(spec: &Spec) -> Vec<String> {
+        let mut errors = Vec::new();
+        Account::check("us-east-1", spec, "a", &mut errors);
+        errors.into_iter().map(|e| e.path).collect()
+    }
+
+    #[test]
+    fn additional_contacts_are_one_to_four_addresses_or_left_out() {
+        let with = |contacts: Option<Vec<&str>>| Spec {
+            production_access: Some(ProductionAccess {
+                additional_contacts: contacts.map(|c| c.into_iter().map(str::to_string).collect()),
+                ..request()
+            }),
+            ..Spec::default()
+        };
+        assert!(errors(&with(None)).is_empty());
+        assert!(errors(&with(Some(vec!["ops@example.org"]))).is_empty());
+        assert_eq!(errors(&with(Some(vec![]))), ["a.production_access.additional_contacts"]);
+        assert_eq!(errors(&with(Some(vec!["a@example.org"; 5]))), ["a.production_access.additional_contacts"]);
     }
 
     #[test]

@@ -230,9 +230,10 @@ impl Kind for DomainIdentity {
                 .send()
                 .await
                 .map_err(|e| match crate::error::aws_error("PutEmailIdentityDkimSigningAttributes", e) {
-                    Error::Aws { operation, message } => Error::Aws {
+                    Error::Aws { operation, message, source } => Error::Aws {
                         operation,
                         message: format!("{message} (AWS lets the DKIM key length change at most once a day)"),
+                        source,
                     },
                     other => other,
                 })?;

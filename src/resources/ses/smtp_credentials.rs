@@ -3,7 +3,7 @@
 //! secret for each region, written to a secret file. The key's secret itself is not kept.
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -14,7 +14,7 @@ use crate::error::{AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::resources::iam::access_key::{self, KeyInfo};
 use crate::resources::iam::document;
-use crate::resources::iam::user::delete_user;
+use crate::resources::iam::user::{create_user, delete_user};
 use crate::secrets::Target;
 use crate::validate;
 
@@ -122,17 +122,30 @@ pub struct Observed {
     /// The inline policy's document, if the user has it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<Value>,
+    /// The user's other inline policies: an SMTP user may send mail and nothing more.
+    pub other_policies: Vec<String>,
     pub access_keys: Vec<KeyInfo>,
     /// The key id (SMTP user name) the secret file holds, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_file_key: Option<String>,
     /// Regions the secret file has a password for.
     pub secret_file_regions: Vec<String>,
+    /// The secret file's mode, if it exists.
+    #[serde(skip)]
+    pub secret_file_mode: Option<u32>,
+}
+
+/// The key id (SMTP user name) in the secret file's section: every region's entry holds the same.
+fn key_in(section: &Map<String, Value>) -> Option<String> {
+    section.values().find_map(|entry| entry.get("smtp_username")?.as_str().map(str::to_string))
 }
 
 impl Kind for SmtpCredentials {
     const KIND: &'static str = "ses.smtp_credentials";
     const NOUN: &'static str = "SES SMTP user";
+    /// It is an IAM user: IAM shows a change everywhere within about two minutes.
+    const CONSISTENCY: crate::kind::Consistency =
+        crate::kind::Consistency { budget: crate::aws::PROPAGATION, matching_reads: 1 };
     type Spec = Spec;
     type Observed = Observed;
 
@@ -167,15 +180,28 @@ impl Kind for SmtpCredentials {
 
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
         let iam = cx.iam();
+        // The secret file first: one the tool must not write (or may not read) is refused before
+        // anything is created.
+        // Held until the keys are listed, so that the file and the keys are seen as one.
+        let _consistent = match spec.ensure {
+            Ensure::Present => spec.target().lock_shared(!cx.test()).await?,
+            Ensure::Absent => None,
+        };
+        let (file, mode) = match spec.ensure {
+            Ensure::Present => (spec.target().read()?, spec.target().mode()?),
+            Ensure::Absent => (None, None),
+        };
         if iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"])?.is_none() {
             return Ok(None);
         }
         let mut o = Observed {
             user: name.to_string(),
             policy: None,
+            other_policies: Vec::new(),
             access_keys: Vec::new(),
             secret_file_key: None,
             secret_file_regions: Vec::new(),
+            secret_file_mode: mode,
         };
         if spec.ensure == Ensure::Absent {
             return Ok(Some(o));
@@ -188,14 +214,27 @@ impl Kind for SmtpCredentials {
             .await
             .none_if("GetUserPolicy", &["NoSuchEntity"])?;
         o.policy = policy.map(|p| document::from_iam(p.policy_document())).transpose().map_err(Error::Refused)?;
+        let inline: Vec<String> = iam
+            .list_user_policies()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("ListUserPolicies")?;
+        o.other_policies = inline.into_iter().filter(|p| p != POLICY).collect();
+        o.other_policies.sort();
         o.access_keys = access_key::list(cx, name).await?;
-        if let Some(file) = spec.target().read()? {
+        if let Some(file) = file {
+            o.secret_file_key = key_in(&file);
             for (region, entry) in &file {
-                if let Some(user) = entry.get("smtp_username").and_then(Value::as_str) {
-                    o.secret_file_key.get_or_insert_with(|| user.to_string());
-                    if entry.get("smtp_password").is_some_and(Value::is_string) {
-                        o.secret_file_regions.push(region.clone());
-                    }
+                let user = entry.get("smtp_username").and_then(Value::as_str);
+                if user.is_some()
+                    && user == o.secret_file_key.as_deref()
+                    && entry.get("smtp_password").is_some_and(Value::is_string)
+                {
+                    o.secret_file_regions.push(region.clone());
                 }
             }
         }
@@ -206,7 +245,7 @@ impl Kind for SmtpCredentials {
 
     fn diff(name: &str, spec: &Spec, observed: Option<&Observed>) -> Diff {
         let regions = spec.smtp_regions();
-        let written = json!({"secret": format!("written to {}", spec.secret_file), "regions": regions});
+        let written = json!({"secret": format!("to be written to {}", spec.secret_file), "regions": regions});
         let Some(o) = observed else {
             let mut d = Diff::creating();
             d.set("policy", (), send_only());
@@ -217,6 +256,14 @@ impl Kind for SmtpCredentials {
         match &o.policy {
             Some(p) if document::same(p, &send_only()) => {}
             other => d.set("policy", other, send_only()),
+        }
+        if !o.other_policies.is_empty() {
+            let mut have = o.other_policies.clone();
+            if o.policy.is_some() {
+                have.push(POLICY.to_string());
+                have.sort();
+            }
+            d.set("inline_policies", have, [POLICY]);
         }
         access_key::diff(
             "smtp_credentials",
@@ -241,6 +288,7 @@ impl Kind for SmtpCredentials {
                 ));
             }
         }
+        access_key::diff_mode(&spec.target(), o.secret_file_mode, &mut d);
         d
     }
 
@@ -253,30 +301,11 @@ impl Kind for SmtpCredentials {
         observed: Option<&Observed>,
         diff: &mut Diff,
     ) -> Result<(), Error> {
-        let iam = cx.iam();
-        if observed.is_none() {
-            iam.create_user().user_name(name).send().await.op("CreateUser")?;
+        let applied = apply_credentials(cx, name, spec, observed, diff).await;
+        if applied.is_err() {
+            access_key::forget_unwritten(diff, "smtp_credentials");
         }
-        if diff.has("policy") {
-            crate::aws::retry_while(&["NoSuchEntity"], || {
-                iam.put_user_policy()
-                    .user_name(name)
-                    .policy_name(POLICY)
-                    .policy_document(send_only().to_string())
-                    .send()
-            })
-            .await
-            .op("PutUserPolicy")?;
-        }
-        if diff.has("smtp_credentials") {
-            let old = observed.map(|o| o.access_keys.clone()).unwrap_or_default();
-            let regions = spec.smtp_regions();
-            access_key::replace(cx, name, &spec.target(), &old, "smtp_credentials", diff, |id, secret| {
-                file_values(&regions, id, secret)
-            })
-            .await?;
-        }
-        Ok(())
+        applied
     }
 
     // ---- delete --------------------------------------------------------------------------------
@@ -284,6 +313,47 @@ impl Kind for SmtpCredentials {
     async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
         delete_user(cx, name).await
     }
+}
+
+/// The writes of `apply`, in order: the user, its policy, its key, its file's mode.
+async fn apply_credentials(
+    cx: &Cx<'_>,
+    name: &str,
+    spec: &Spec,
+    observed: Option<&Observed>,
+    diff: &mut Diff,
+) -> Result<(), Error> {
+    let iam = cx.iam();
+    if observed.is_none() {
+        create_user(cx, name).await?;
+    }
+    if diff.has("policy") {
+        crate::aws::retry_while(&["NoSuchEntity"], || {
+            iam.put_user_policy().user_name(name).policy_name(POLICY).policy_document(send_only().to_string()).send()
+        })
+        .await
+        .op("PutUserPolicy")?;
+    }
+    if diff.has("inline_policies") {
+        for other in observed.map(|o| o.other_policies.as_slice()).unwrap_or_default() {
+            iam.delete_user_policy()
+                .user_name(name)
+                .policy_name(other)
+                .send()
+                .await
+                .none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
+        }
+    }
+    let seen = access_key::Seen {
+        keys: observed.map(|o| o.access_keys.as_slice()).unwrap_or_default(),
+        in_file: observed.and_then(|o| o.secret_file_key.as_deref()),
+    };
+    let regions = spec.smtp_regions();
+    access_key::ensure(cx, name, &spec.target(), seen, key_in, "smtp_credentials", diff, |id, secret| {
+        file_values(&regions, id, secret)
+    })
+    .await?;
+    access_key::repair_mode(&spec.target(), diff).await
 }
 
 #[cfg(test)]
@@ -310,10 +380,31 @@ mod tests {
         Observed {
             user: "u".into(),
             policy: Some(send_only()),
+            other_policies: Vec::new(),
             access_keys: vec![KeyInfo { id: "AK1".into(), active: true }],
             secret_file_key: Some("AK1".into()),
             secret_file_regions: regions.iter().map(|r| r.to_string()).collect(),
+            secret_file_mode: Some(0o600),
         }
+    }
+
+    #[test]
+    fn exactly_the_send_only_policy() {
+        let spec = Spec { secret_file: "/f".into(), ..Spec::default() };
+        let mut o = observed(&["us-east-1"]);
+        assert!(SmtpCredentials::diff("u", &spec, Some(&o)).is_empty());
+        o.other_policies = vec!["admin".into()];
+        let d = SmtpCredentials::diff("u", &spec, Some(&o));
+        assert_eq!(d.fields.len(), 1, "{:?}", d.fields);
+        assert_eq!(
+            (d.fields[0].old.clone(), d.fields[0].new.clone()),
+            (json!(["AmazonSesSendingAccess", "admin"]), json!([POLICY]))
+        );
+        o.other_policies.clear();
+        o.policy = Some(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ses:*", "Resource": "*"}]}),
+        );
+        assert!(SmtpCredentials::diff("u", &spec, Some(&o)).has("policy"));
     }
 
     #[test]

@@ -1,0 +1,240 @@
+//! A scripted HTTP proxy on 127.0.0.1 in front of moto that plays the part of an eventually
+//! consistent AWS, which moto is not: a [`Script`] sees every request and the upstream answer to each
+//! request it lets through, and may answer a request itself (an error, or an answer recorded
+//! earlier). The proxy keeps a log of every request, in order, for the tests' counts, so that the
+//! counts never come from the code under test. One request per connection, as the SDK reconnects.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// One request as the script sees it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    /// Path and query, e.g. `/my-bucket?lifecycle`.
+    pub target: String,
+    pub body: String,
+}
+
+impl Request {
+    /// An S3 call by method and query marker, e.g. `("PUT", "?lifecycle")`.
+    pub fn is(&self, method: &str, query: &str) -> bool {
+        self.method == method && self.target.contains(query)
+    }
+    /// The operation of a query-protocol call (IAM, STS): the `Action` form field.
+    pub fn action(&self) -> Option<&str> {
+        self.body.split('&').find_map(|kv| kv.strip_prefix("Action="))
+    }
+}
+
+/// What the proxy does with one request.
+pub enum Reply {
+    /// Pass it to moto and relay the answer.
+    Forward,
+    /// Answer with these bytes (a whole HTTP response) instead.
+    Answer(Vec<u8>),
+}
+
+/// Decides, request by request, what AWS "says".
+pub trait Script: Send + 'static {
+    fn request(&mut self, request: &Request) -> Reply;
+    /// Called with moto's answer to each forwarded request.
+    fn forwarded(&mut self, _request: &Request, _answer: &[u8]) {}
+}
+
+/// One request the proxy saw, and whether the script answered it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub request: Request,
+    pub injected: bool,
+}
+
+pub struct Proxy {
+    pub url: String,
+    log: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Proxy {
+    /// Every request so far, in the order they arrived.
+    pub fn log(&self) -> Vec<Seen> {
+        self.log.lock().unwrap().clone()
+    }
+    /// The requests so far that `matches` selects.
+    pub fn seen(&self, matches: impl Fn(&Request) -> bool) -> Vec<Seen> {
+        self.log().into_iter().filter(|s| matches(&s.request)).collect()
+    }
+}
+
+pub fn start(upstream: &str, script: impl Script) -> Proxy {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let script: Arc<Mutex<dyn Script>> = Arc::new(Mutex::new(script));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let (upstream, script, seen) = (upstream.clone(), script.clone(), seen.clone());
+            std::thread::spawn(move || serve(client, &upstream, &*script, &seen));
+        }
+    });
+    Proxy { url, log }
+}
+
+fn serve(mut client: TcpStream, upstream: &str, script: &Mutex<dyn Script>, log: &Mutex<Vec<Seen>>) {
+    let Some(raw) = read_request(&mut client) else { return };
+    let request = parse(&raw);
+    let reply = script.lock().unwrap().request(&request);
+    let injected = matches!(reply, Reply::Answer(_));
+    log.lock().unwrap().push(Seen { request: request.clone(), injected });
+    let answer = match reply {
+        Reply::Answer(answer) => answer,
+        Reply::Forward => {
+            let Ok(mut server) = TcpStream::connect(upstream) else { return };
+            let _ = server.write_all(&force_close(&raw));
+            let mut answer = Vec::new();
+            let _ = server.read_to_end(&mut answer);
+            script.lock().unwrap().forwarded(&request, &answer);
+            answer
+        }
+    };
+    let _ = client.write_all(&answer);
+}
+
+fn parse(raw: &[u8]) -> Request {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut first = head.lines().next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_string();
+    let target = first.next().unwrap_or_default().to_string();
+    let body = String::from_utf8_lossy(raw.get(end + 4..).unwrap_or_default()).to_string();
+    Request { method, target, body }
+}
+
+/// Reads one HTTP/1.1 request: the head, then `Content-Length` bytes of body.
+fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                .unwrap_or(0);
+            while data.len() < end + 4 + length {
+                let n = stream.read(&mut buf).ok()?;
+                if n == 0 {
+                    break;
+                }
+                data.extend_from_slice(&buf[..n]);
+            }
+            return Some(data);
+        }
+    }
+}
+
+/// Asks the upstream to close after answering, so the answer ends at end of stream.
+fn force_close(request: &[u8]) -> Vec<u8> {
+    let end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(request.len());
+    let head = String::from_utf8_lossy(&request[..end]);
+    let mut out: Vec<u8> = head
+        .split("\r\n")
+        .filter(|l| !l.to_lowercase().starts_with("connection:"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .into_bytes();
+    out.extend_from_slice(b"\r\nConnection: close");
+    out.extend_from_slice(&request[end..]);
+    out
+}
+
+fn http(status: &str, content_type: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// An S3 error answer (REST-XML), e.g. `404 Not Found` / `NoSuchBucket`.
+pub fn s3_error(status: &str, code: &str) -> Vec<u8> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected {code}</Message>\
+         <RequestId>consistency-proxy</RequestId></Error>"
+    );
+    http(status, "application/xml", &body)
+}
+
+/// An IAM error answer (query protocol), e.g. `404 Not Found` / `NoSuchEntity`.
+pub fn iam_error(status: &str, code: &str) -> Vec<u8> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
+         <Code>{code}</Code><Message>injected {code}</Message></Error><RequestId>consistency-proxy</RequestId>\
+         </ErrorResponse>"
+    );
+    http(status, "text/xml", &body)
+}
+
+/// Answers the first `times` requests that `matches` selects with `answer`; forwards the rest.
+pub struct FailFirst<F> {
+    pub matches: F,
+    pub times: usize,
+    pub answer: Vec<u8>,
+}
+
+impl<F: FnMut(&Request) -> bool + Send + 'static> Script for FailFirst<F> {
+    fn request(&mut self, request: &Request) -> Reply {
+        if self.times > 0 && (self.matches)(request) {
+            self.times -= 1;
+            return Reply::Answer(self.answer.clone());
+        }
+        Reply::Forward
+    }
+}
+
+/// S3 lifecycle reads that flip back: records moto's answer to the first lifecycle read (the old
+/// configuration); after a lifecycle write, forwards `matching_first` reads (which show the new
+/// one), then answers the next `flips` reads with the recorded old configuration.
+pub struct LifecycleFlipBack {
+    pub matching_first: usize,
+    pub flips: usize,
+    old: Option<Vec<u8>>,
+    written: bool,
+    forwarded_after_write: usize,
+}
+
+impl LifecycleFlipBack {
+    pub fn new(matching_first: usize, flips: usize) -> Self {
+        LifecycleFlipBack { matching_first, flips, old: None, written: false, forwarded_after_write: 0 }
+    }
+}
+
+impl Script for LifecycleFlipBack {
+    fn request(&mut self, request: &Request) -> Reply {
+        if request.is("PUT", "?lifecycle") {
+            self.written = true;
+        } else if request.is("GET", "?lifecycle") && self.written {
+            match &self.old {
+                Some(old) if self.forwarded_after_write >= self.matching_first && self.flips > 0 => {
+                    self.flips -= 1;
+                    return Reply::Answer(old.clone());
+                }
+                _ => self.forwarded_after_write += 1,
+            }
+        }
+        Reply::Forward
+    }
+
+    fn forwarded(&mut self, request: &Request, answer: &[u8]) {
+        if request.is("GET", "?lifecycle") && !self.written && self.old.is_none() {
+            self.old = Some(answer.to_vec());
+        }
+    }
+}
