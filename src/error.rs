@@ -71,6 +71,24 @@ impl Error {
     }
 }
 
+/// The AWS error codes the tool acts on, by name, so that a misspelt code is a compile error.
+pub mod code {
+    /// IAM: the user, group, policy or key does not exist (yet: IAM is eventually consistent).
+    pub const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+    /// IAM: the name is taken.
+    pub const ENTITY_ALREADY_EXISTS: &str = "EntityAlreadyExists";
+    /// SES v2: the identity (or other object) does not exist.
+    pub const NOT_FOUND: &str = "NotFoundException";
+    /// S3: the bucket does not exist (yet, right after CreateBucket).
+    pub const NO_SUCH_BUCKET: &str = "NoSuchBucket";
+    /// S3: the bucket name belongs to another account.
+    pub const BUCKET_ALREADY_EXISTS: &str = "BucketAlreadyExists";
+    /// S3: the bucket has no lifecycle rules.
+    pub const NO_SUCH_LIFECYCLE_CONFIGURATION: &str = "NoSuchLifecycleConfiguration";
+    /// S3: the bucket has no Block Public Access configuration.
+    pub const NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION: &str = "NoSuchPublicAccessBlockConfiguration";
+}
+
 /// Turns an SDK error into a sentence a person can act on: the AWS error code and message for
 /// service errors; the HTTP status for answers that are not AWS errors (an HTML page from a proxy,
 /// an empty 404); the cause chain (no credentials, unreachable endpoint, timeout) otherwise.

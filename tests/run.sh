@@ -11,5 +11,6 @@ unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_
 source tests/support/moto.sh
 export OCP_AWS_BIN="$CARGO_TARGET_DIR/debug/ocp-aws"
 cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked
 "$OCP_AWS_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/salt tests/support/test_moto_server.py

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::aws::retry_while;
-use crate::error::{aws_error, AwsResult, Error};
+use crate::error::{aws_error, code, AwsResult, Error};
 use crate::kind::{Cx, Diff};
 use crate::secrets::Target;
 
@@ -218,7 +218,7 @@ where
     let iam = cx.iam();
     // No SDK retries: a repeated CreateAccessKey makes a second key. NoSuchEntity (a user created a
     // moment ago) is AWS refusing, so asking again is safe.
-    let created = retry_while(&["NoSuchEntity"], || {
+    let created = retry_while(&[code::NO_SUCH_ENTITY], || {
         iam.create_access_key()
             .user_name(user)
             .customize()
@@ -258,7 +258,7 @@ where
             .access_key_id(&old.id)
             .send()
             .await
-            .none_if("DeleteAccessKey", &["NoSuchEntity"])?;
+            .none_if("DeleteAccessKey", &[code::NO_SUCH_ENTITY])?;
     }
     Ok(())
 }
@@ -304,7 +304,7 @@ pub async fn delete_all(cx: &Cx<'_>, user: &str) -> Result<(), Error> {
             .access_key_id(key.id)
             .send()
             .await
-            .none_if("DeleteAccessKey", &["NoSuchEntity"])?;
+            .none_if("DeleteAccessKey", &[code::NO_SUCH_ENTITY])?;
     }
     Ok(())
 }

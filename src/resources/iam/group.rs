@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common_spec;
-use crate::error::{AwsResult, Error, Invalid};
+use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
 use crate::resources::iam::{policy_keys, policy_refs, sync_policies};
 use crate::validate;
@@ -71,7 +71,7 @@ impl Kind for Group {
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
         let iam = cx.iam();
         let Some(found) =
-            iam.get_group().group_name(name).max_items(1).send().await.none_if("GetGroup", &["NoSuchEntity"])?
+            iam.get_group().group_name(name).max_items(1).send().await.none_if("GetGroup", &[code::NO_SUCH_ENTITY])?
         else {
             return Ok(None);
         };
@@ -126,7 +126,7 @@ impl Kind for Group {
                 &want,
                 &have,
                 async |arn| {
-                    crate::aws::retry_while(&["NoSuchEntity"], || {
+                    crate::aws::retry_while(&[code::NO_SUCH_ENTITY], || {
                         iam.attach_group_policy().group_name(name).policy_arn(&arn).send()
                     })
                     .await
@@ -160,7 +160,7 @@ impl Kind for Group {
                 .user_name(user.user_name())
                 .send()
                 .await
-                .none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
+                .none_if("RemoveUserFromGroup", &[code::NO_SUCH_ENTITY])?;
         }
         for arn in attached(cx, name).await? {
             iam.detach_group_policy()
@@ -168,7 +168,7 @@ impl Kind for Group {
                 .policy_arn(arn)
                 .send()
                 .await
-                .none_if("DetachGroupPolicy", &["NoSuchEntity"])?;
+                .none_if("DetachGroupPolicy", &[code::NO_SUCH_ENTITY])?;
         }
         let inline: Vec<String> = iam
             .list_group_policies()
@@ -185,7 +185,7 @@ impl Kind for Group {
                 .policy_name(p)
                 .send()
                 .await
-                .none_if("DeleteGroupPolicy", &["NoSuchEntity"])?;
+                .none_if("DeleteGroupPolicy", &[code::NO_SUCH_ENTITY])?;
         }
         iam.delete_group().group_name(name).send().await.op("DeleteGroup")?;
         Ok(())

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::common_spec;
-use crate::error::{AwsResult, Error, Invalid};
+use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
 use crate::resources::iam::{document, policy_arn};
 use crate::validate;
@@ -111,7 +111,8 @@ impl Kind for Policy {
     async fn read(cx: &Cx<'_>, name: &str, _spec: &Spec) -> Result<Option<Observed>, Error> {
         let iam = cx.iam();
         let arn = policy_arn(cx, name).await?;
-        let Some(found) = iam.get_policy().policy_arn(&arn).send().await.none_if("GetPolicy", &["NoSuchEntity"])?
+        let Some(found) =
+            iam.get_policy().policy_arn(&arn).send().await.none_if("GetPolicy", &[code::NO_SUCH_ENTITY])?
         else {
             return Ok(None);
         };
@@ -209,7 +210,7 @@ impl Kind for Policy {
                     .policy_arn(&o.arn)
                     .send()
                     .await
-                    .none_if("DetachUserPolicy", &["NoSuchEntity"])?;
+                    .none_if("DetachUserPolicy", &[code::NO_SUCH_ENTITY])?;
             }
             for g in page.policy_groups().iter().filter_map(|g| g.group_name()) {
                 iam.detach_group_policy()
@@ -217,7 +218,7 @@ impl Kind for Policy {
                     .policy_arn(&o.arn)
                     .send()
                     .await
-                    .none_if("DetachGroupPolicy", &["NoSuchEntity"])?;
+                    .none_if("DetachGroupPolicy", &[code::NO_SUCH_ENTITY])?;
             }
             for r in page.policy_roles().iter().filter_map(|r| r.role_name()) {
                 iam.detach_role_policy()
@@ -225,7 +226,7 @@ impl Kind for Policy {
                     .policy_arn(&o.arn)
                     .send()
                     .await
-                    .none_if("DetachRolePolicy", &["NoSuchEntity"])?;
+                    .none_if("DetachRolePolicy", &[code::NO_SUCH_ENTITY])?;
             }
         }
         for v in list_versions(cx, &o.arn).await?.iter().filter(|v| !v.is_default_version) {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::retry_while;
 use crate::common_spec;
-use crate::error::{AwsResult, Error, Invalid};
+use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
 use crate::resources::iam::access_key::{self, KeyInfo};
 use crate::resources::iam::{add_remove, policy_keys, policy_refs, sorted, sync_policies};
@@ -147,7 +147,8 @@ impl Kind for User {
             }
             _ => (None, None),
         };
-        let Some(found) = iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"])? else {
+        let Some(found) = iam.get_user().user_name(name).send().await.none_if("GetUser", &[code::NO_SUCH_ENTITY])?
+        else {
             return Ok(None);
         };
         let arn = found.user().map(|u| u.arn().to_string()).unwrap_or_default();
@@ -246,7 +247,7 @@ async fn apply_user(
         let have = observed.and_then(|o| o.groups.clone()).unwrap_or_default();
         let (add, remove) = add_remove(&sorted(want.iter().cloned()), &have);
         for g in add {
-            retry_while(&["NoSuchEntity"], || iam.add_user_to_group().user_name(name).group_name(&g).send())
+            retry_while(&[code::NO_SUCH_ENTITY], || iam.add_user_to_group().user_name(name).group_name(&g).send())
                 .await
                 .op("AddUserToGroup")?;
         }
@@ -262,10 +263,12 @@ async fn apply_user(
             &want,
             &have,
             async |arn| {
-                retry_while(&["NoSuchEntity"], || iam.attach_user_policy().user_name(name).policy_arn(&arn).send())
-                    .await
-                    .op("AttachUserPolicy")
-                    .map(drop)
+                retry_while(&[code::NO_SUCH_ENTITY], || {
+                    iam.attach_user_policy().user_name(name).policy_arn(&arn).send()
+                })
+                .await
+                .op("AttachUserPolicy")
+                .map(drop)
             },
             async |arn| {
                 iam.detach_user_policy().user_name(name).policy_arn(arn).send().await.op("DetachUserPolicy").map(drop)
@@ -295,9 +298,9 @@ pub async fn create_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
     let iam = cx.iam();
     match iam.create_user().user_name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("EntityAlreadyExists") => Ok(()),
+        Err(e) if e.code() == Some(code::ENTITY_ALREADY_EXISTS) => Ok(()),
         Err(e) if access_key::outcome_unknown(&e) => {
-            match iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"]) {
+            match iam.get_user().user_name(name).send().await.none_if("GetUser", &[code::NO_SUCH_ENTITY]) {
                 Ok(Some(_)) => Ok(()),
                 _ => Err(crate::error::aws_error("CreateUser", e)),
             }
@@ -347,7 +350,7 @@ pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
             .policy_arn(arn)
             .send()
             .await
-            .none_if("DetachUserPolicy", &["NoSuchEntity"])?;
+            .none_if("DetachUserPolicy", &[code::NO_SUCH_ENTITY])?;
     }
     for group in groups_of(cx, name).await? {
         iam.remove_user_from_group()
@@ -355,7 +358,7 @@ pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
             .group_name(group)
             .send()
             .await
-            .none_if("RemoveUserFromGroup", &["NoSuchEntity"])?;
+            .none_if("RemoveUserFromGroup", &[code::NO_SUCH_ENTITY])?;
     }
     let inline: Vec<String> = iam
         .list_user_policies()
@@ -372,9 +375,9 @@ pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
             .policy_name(p)
             .send()
             .await
-            .none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
+            .none_if("DeleteUserPolicy", &[code::NO_SUCH_ENTITY])?;
     }
-    iam.delete_login_profile().user_name(name).send().await.none_if("DeleteLoginProfile", &["NoSuchEntity"])?;
+    iam.delete_login_profile().user_name(name).send().await.none_if("DeleteLoginProfile", &[code::NO_SUCH_ENTITY])?;
     iam.delete_user().user_name(name).send().await.op("DeleteUser")?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::retry_while;
 use crate::common_spec;
-use crate::error::{AwsResult, Error, Invalid};
+use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Consistency, Cx, Diff, Ensure, Kind};
 use crate::validate;
 
@@ -155,7 +155,7 @@ impl Kind for Bucket {
                     .bucket(name)
                     .send()
                     .await
-                    .none_if("GetBucketLifecycleConfiguration", &["NoSuchLifecycleConfiguration"])?
+                    .none_if("GetBucketLifecycleConfiguration", &[code::NO_SUCH_LIFECYCLE_CONFIGURATION])?
                     .map(|out| {
                         let mut rules: Vec<LifecycleRule> = out.rules().iter().map(rule_from_aws).collect();
                         rules.sort_by(|a, b| a.id.cmp(&b.id));
@@ -169,7 +169,7 @@ impl Kind for Bucket {
             .bucket(name)
             .send()
             .await
-            .none_if("GetPublicAccessBlock", &["NoSuchPublicAccessBlockConfiguration"])?;
+            .none_if("GetPublicAccessBlock", &[code::NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION])?;
         let flags = block.and_then(|b| b.public_access_block_configuration).map(|c| {
             [c.block_public_acls, c.ignore_public_acls, c.block_public_policy, c.restrict_public_buckets]
                 .map(|f| f.unwrap_or(false))
@@ -233,7 +233,7 @@ impl Kind for Bucket {
         // Right after CreateBucket, S3 may still answer NoSuchBucket to the bucket's other calls for
         // a while; for a bucket that was already there, NoSuchBucket means it is gone.
         let created = observed.is_none();
-        let wait_for: &[&str] = if created { &["NoSuchBucket"] } else { &[] };
+        let wait_for: &[&str] = if created { &[code::NO_SUCH_BUCKET] } else { &[] };
         if created {
             let mut create = s3.create_bucket().bucket(name);
             if cx.region() != "us-east-1" {
@@ -244,7 +244,7 @@ impl Kind for Bucket {
                 );
             }
             if let Err(e) = create.send().await {
-                if crate::error::code_of(&e) == Some("BucketAlreadyExists") {
+                if crate::error::code_of(&e) == Some(code::BUCKET_ALREADY_EXISTS) {
                     return Err(Error::Refused(format!(
                         "the name {name} is taken by another AWS account (bucket names are global); choose another name"
                     )));
@@ -279,9 +279,9 @@ impl Kind for Bucket {
                     .op("DeleteBucketLifecycle")?;
             } else {
                 let config = BucketLifecycleConfiguration::builder()
-                    .set_rules(Some(rules.iter().map(rule_to_aws).collect()))
+                    .set_rules(Some(rules.iter().map(rule_to_aws).collect::<Result<_, _>>()?))
                     .build()
-                    .map_err(|e| Error::invalid("lifecycle", e.to_string()))?;
+                    .map_err(|e| Error::Internal(format!("building the lifecycle configuration: {e}")))?;
                 retry_while(wait_for, || {
                     s3.put_bucket_lifecycle_configuration().bucket(name).lifecycle_configuration(config.clone()).send()
                 })
@@ -329,7 +329,7 @@ impl Kind for Bucket {
                 .set_objects(Some(objects))
                 .quiet(true)
                 .build()
-                .map_err(|e| Error::invalid("", e.to_string()))?;
+                .map_err(|e| Error::Internal(format!("building the list of objects to delete: {e}")))?;
             let out = s3.delete_objects().bucket(name).delete(batch).send().await.op("DeleteObjects")?;
             if let Some(err) = out.errors().first() {
                 return Err(Error::Refused(format!(
@@ -430,7 +430,7 @@ fn days(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-fn rule_to_aws(rule: &LifecycleRule) -> aws_sdk_s3::types::LifecycleRule {
+fn rule_to_aws(rule: &LifecycleRule) -> Result<aws_sdk_s3::types::LifecycleRule, Error> {
     let expiration = match (rule.expire_days, rule.expired_object_delete_marker) {
         (Some(n), _) => Some(LifecycleExpiration::builder().days(days(n)).build()),
         (None, true) => Some(LifecycleExpiration::builder().expired_object_delete_marker(true).build()),
@@ -450,7 +450,7 @@ fn rule_to_aws(rule: &LifecycleRule) -> aws_sdk_s3::types::LifecycleRule {
                 .map(|n| NoncurrentVersionExpiration::builder().noncurrent_days(days(n)).build()),
         )
         .build()
-        .expect("id, filter and status are set")
+        .map_err(|e| Error::Internal(format!("building lifecycle rule {}: {e}", rule.id)))
 }
 
 fn rule_from_aws(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
@@ -496,7 +496,7 @@ mod tests {
     fn the_runbook_rule_is_valid_and_roundtrips_through_the_sdk_types() {
         let spec = Spec { lifecycle: Some(vec![backup_rule()]), block_public_access: true, ..Spec::default() };
         assert!(errors(&spec).is_empty());
-        assert_eq!(rule_from_aws(&rule_to_aws(&backup_rule())), backup_rule());
+        assert_eq!(rule_from_aws(&rule_to_aws(&backup_rule()).unwrap()), backup_rule());
     }
 
     #[test]

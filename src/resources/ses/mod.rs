@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::error::{AwsResult, Error};
+use crate::error::{code, AwsResult, Error};
 use crate::kind::Cx;
 
 pub mod account;
@@ -41,7 +41,7 @@ pub async fn read_identity(cx: &Cx<'_>, identity: &str) -> Result<Option<Identit
         .email_identity(identity)
         .send()
         .await
-        .none_if("GetEmailIdentity", &["NotFoundException"])?
+        .none_if("GetEmailIdentity", &[code::NOT_FOUND])?
     else {
         return Ok(None);
     };
@@ -71,7 +71,7 @@ pub async fn delete_identity(cx: &Cx<'_>, identity: &str) -> Result<(), Error> {
         .email_identity(identity)
         .send()
         .await
-        .none_if("DeleteEmailIdentity", &["NotFoundException"])?;
+        .none_if("DeleteEmailIdentity", &[code::NOT_FOUND])?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
 use crate::common_spec;
-use crate::error::{AwsResult, Error, Invalid};
+use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::resources::iam::access_key::{self, KeyInfo};
 use crate::resources::iam::document;
@@ -191,7 +191,7 @@ impl Kind for SmtpCredentials {
             Ensure::Present => (spec.target().read()?, spec.target().mode()?),
             Ensure::Absent => (None, None),
         };
-        if iam.get_user().user_name(name).send().await.none_if("GetUser", &["NoSuchEntity"])?.is_none() {
+        if iam.get_user().user_name(name).send().await.none_if("GetUser", &[code::NO_SUCH_ENTITY])?.is_none() {
             return Ok(None);
         }
         let mut o = Observed {
@@ -212,7 +212,7 @@ impl Kind for SmtpCredentials {
             .policy_name(POLICY)
             .send()
             .await
-            .none_if("GetUserPolicy", &["NoSuchEntity"])?;
+            .none_if("GetUserPolicy", &[code::NO_SUCH_ENTITY])?;
         o.policy = policy.map(|p| document::from_iam(p.policy_document())).transpose().map_err(Error::Refused)?;
         let inline: Vec<String> = iam
             .list_user_policies()
@@ -328,7 +328,7 @@ async fn apply_credentials(
         create_user(cx, name).await?;
     }
     if diff.has("policy") {
-        crate::aws::retry_while(&["NoSuchEntity"], || {
+        crate::aws::retry_while(&[code::NO_SUCH_ENTITY], || {
             iam.put_user_policy().user_name(name).policy_name(POLICY).policy_document(send_only().to_string()).send()
         })
         .await
@@ -341,7 +341,7 @@ async fn apply_credentials(
                 .policy_name(other)
                 .send()
                 .await
-                .none_if("DeleteUserPolicy", &["NoSuchEntity"])?;
+                .none_if("DeleteUserPolicy", &[code::NO_SUCH_ENTITY])?;
         }
     }
     let seen = access_key::Seen {
