@@ -33,7 +33,13 @@ enum Command {
         file: PathBuf,
     },
     /// Print the Pillar JSON Schema.
-    Schema,
+    Schema {
+        /// Write it to $XDG_DATA_HOME/ocp-aws/pillar.schema.json (default ~/.local/share/...) instead,
+        /// and print the yaml-language-server modeline to put at the top of Pillar files: an absolute
+        /// path, so the modeline keeps working wherever the file is copied on this machine.
+        #[arg(long)]
+        install: bool,
+    },
     /// DNS records of an SES domain identity.
     #[command(subcommand)]
     Dns(Dns),
@@ -208,8 +214,22 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             emit(&format!("{}\n", outcome.to_json()))?;
             Ok(outcome.status)
         }
-        Command::Schema => {
+        Command::Schema { install: false } => {
             emit(&format!("{}\n", serde_json::to_string_pretty(&app::schema())?))?;
+            Ok(EXIT_OK)
+        }
+        Command::Schema { install: true } => {
+            let data = std::env::var_os("XDG_DATA_HOME")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+                .context("neither XDG_DATA_HOME nor HOME is set")?;
+            let path = data.join("ocp-aws").join("pillar.schema.json");
+            std::fs::create_dir_all(path.parent().unwrap_or(&data))
+                .with_context(|| format!("creating {}", data.display()))?;
+            std::fs::write(&path, format!("{}\n", serde_json::to_string_pretty(&app::schema())?))
+                .with_context(|| format!("writing {}", path.display()))?;
+            emit(&format!("# yaml-language-server: $schema={}\n", path.display()))?;
             Ok(EXIT_OK)
         }
         Command::Validate { file } => {

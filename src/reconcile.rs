@@ -109,8 +109,16 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
         let comment = sentence([format!("{label} is set to be {verb}{what}."), notes]);
         return StateReturn::new(name, None, diff.changes(), comment);
     }
+    let noted_before = diff.notes.clone();
     let applied = K::apply(cx, name, spec, observed.as_ref(), &mut diff).await;
     let notes = diff.notes.join(" ");
+    // What the writes themselves found out (another run did the work first, say).
+    let found_by_apply: Vec<String> = diff.notes.iter().filter(|n| !noted_before.contains(n)).cloned().collect();
+    // Nothing left that this run changed: another run did it.
+    let (verb, what) = match diff.is_empty() {
+        true => ("is", String::from(" present")),
+        false => (verb, what),
+    };
     // After a failed write, one read shows what was done; there is nothing to wait for.
     let consistency = match applied {
         Ok(()) => K::consistency(cx.region(), &diff),
@@ -127,7 +135,9 @@ async fn present<K: Kind>(cx: &Cx<'_>, name: &str, spec: &K::Spec) -> StateRetur
             )
         }
         (Ok(()), Ok((after, observed, _))) if after.is_empty() => {
-            let notes = after.notes.join(" ");
+            let mut notes = after.notes.clone();
+            notes.extend(found_by_apply.into_iter().filter(|n| !after.notes.contains(n)));
+            let notes = notes.join(" ");
             match settle::<K>(cx, name, spec, observed.as_ref(), &notes).await {
                 Ok(notes) => StateReturn::new(
                     name,

@@ -189,3 +189,76 @@ fn plan_apply_and_validate_commands_on_the_example() {
     assert_eq!((status, writes), (1, 0), "{summary}{err}");
     assert!(summary.starts_with("3 resources: 0 changed, 0 pending, 0 unchanged, 3 failed."), "{summary}");
 }
+
+#[test]
+fn schema_survives_a_reader_that_stops_early_and_installs_with_an_absolute_modeline() {
+    // `ocp-aws schema | head -1`: the pipe closes before the schema is written; that is no error.
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("'{}' schema | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}", env!("CARGO_BIN_EXE_ocp-aws")))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0", "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+
+    let data = temp_dir("schema-install");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocp-aws"))
+        .args(["schema", "--install"])
+        .env("XDG_DATA_HOME", &data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let installed = data.join("ocp-aws/pillar.schema.json");
+    let modeline = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(modeline, format!("# yaml-language-server: $schema={}", installed.display()));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&installed).unwrap()).unwrap();
+    assert_eq!(schema, ocp_aws::app::schema());
+}
+
+#[test]
+fn a_named_profile_wins_over_credentials_in_the_environment() {
+    let (env_key, profile_key) = (unique_keyid(), unique_keyid());
+    let dir = temp_dir("profile");
+    let credentials = dir.join("credentials");
+    std::fs::write(
+        &credentials,
+        format!("[other]\naws_access_key_id = {profile_key}\naws_secret_access_key = testing\n"),
+    )
+    .unwrap();
+    let pillar = dir.join("pillar.yaml");
+    std::fs::write(&pillar, format!("ocp_aws:\n  s3:\n    buckets:\n      {}: {{}}\n", unique("profile"))).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocp-aws"))
+        .args(["plan", "-f", pillar.to_str().unwrap(), "--profile", "other", "--endpoint-url", endpoint()])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", &env_key)
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .env("AWS_CONFIG_FILE", dir.join("no-config"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!recorded(&profile_key).is_empty(), "requests are signed with the profile's key");
+    assert!(recorded(&env_key).is_empty(), "never with the environment's");
+}
+
+#[test]
+fn concurrency_bounds_how_many_requests_are_in_flight() {
+    let dir = temp_dir("concurrency");
+    let pillar = dir.join("pillar.yaml");
+    let buckets: Vec<String> = (0..6).map(|_| unique("conc")).collect();
+    let yaml: String = buckets.iter().map(|b| format!("      {b}: {{}}\n")).collect();
+    std::fs::write(&pillar, format!("ocp_aws:\n  s3:\n    buckets:\n{yaml}")).unwrap();
+    let peak = |n: &str| {
+        let proxy = crate::consistency_proxy::start(
+            endpoint(),
+            crate::consistency_proxy::Slow(std::time::Duration::from_millis(150)),
+        );
+        let (status, out, err) =
+            binary(&["plan", "-f", pillar.to_str().unwrap(), "--concurrency", n, "--endpoint-url", &proxy.url], "");
+        assert_eq!(status, 0, "{out}{err}");
+        proxy.peak()
+    };
+    assert_eq!(peak("1"), 1, "one resource at a time, one request at a time");
+    let four = peak("4");
+    assert!((2..=4).contains(&four), "up to four resources at once: {four} requests were in flight");
+}

@@ -6,7 +6,9 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// One request as the script sees it.
 #[derive(Debug, Clone)]
@@ -39,6 +41,10 @@ pub enum Reply {
 /// Decides, request by request, what AWS "says".
 pub trait Script: Send + 'static {
     fn request(&mut self, request: &Request) -> Reply;
+    /// How long AWS takes to answer each request (the latency of a real endpoint).
+    fn latency(&self) -> Duration {
+        Duration::ZERO
+    }
     /// Called with moto's answer to each forwarded request.
     fn forwarded(&mut self, _request: &Request, _answer: &[u8]) {}
 }
@@ -53,12 +59,18 @@ pub struct Seen {
 pub struct Proxy {
     pub url: String,
     log: Arc<Mutex<Vec<Seen>>>,
+    /// The most requests that were in flight at once.
+    peak: Arc<AtomicUsize>,
 }
 
 impl Proxy {
     /// Every request so far, in the order they arrived.
     pub fn log(&self) -> Vec<Seen> {
         self.log.lock().unwrap().clone()
+    }
+    /// The most requests that were in flight at the same moment so far.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
     }
     /// The requests so far that `matches` selects.
     pub fn seen(&self, matches: impl Fn(&Request) -> bool) -> Vec<Seen> {
@@ -72,19 +84,28 @@ pub fn start(upstream: &str, script: impl Script) -> Proxy {
     let upstream = upstream.trim_start_matches("http://").to_string();
     let log = Arc::new(Mutex::new(Vec::new()));
     let script: Arc<Mutex<dyn Script>> = Arc::new(Mutex::new(script));
-    let seen = log.clone();
+    let (seen, peak) = (log.clone(), Arc::new(AtomicUsize::new(0)));
+    let (in_flight, highest) = (Arc::new(AtomicUsize::new(0)), peak.clone());
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             let (upstream, script, seen) = (upstream.clone(), script.clone(), seen.clone());
-            std::thread::spawn(move || serve(client, &upstream, &*script, &seen));
+            let (in_flight, highest) = (in_flight.clone(), highest.clone());
+            std::thread::spawn(move || {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                highest.fetch_max(now, Ordering::SeqCst);
+                serve(client, &upstream, &*script, &seen);
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+            });
         }
     });
-    Proxy { url, log }
+    Proxy { url, log, peak }
 }
 
 fn serve(mut client: TcpStream, upstream: &str, script: &Mutex<dyn Script>, log: &Mutex<Vec<Seen>>) {
     let Some(raw) = read_request(&mut client) else { return };
     let request = parse(&raw);
+    let latency = script.lock().unwrap().latency();
+    std::thread::sleep(latency);
     let reply = script.lock().unwrap().request(&request);
     let injected = matches!(reply, Reply::Answer(_));
     log.lock().unwrap().push(Seen { request: request.clone(), injected });
@@ -236,5 +257,17 @@ impl Script for LifecycleFlipBack {
         if request.is("GET", "?lifecycle") && !self.written && self.old.is_none() {
             self.old = Some(answer.to_vec());
         }
+    }
+}
+
+/// Forwards everything, each request answered after `0` of latency.
+pub struct Slow(pub Duration);
+
+impl Script for Slow {
+    fn request(&mut self, _request: &Request) -> Reply {
+        Reply::Forward
+    }
+    fn latency(&self) -> Duration {
+        self.0
     }
 }

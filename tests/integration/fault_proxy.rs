@@ -29,6 +29,8 @@ enum Injected {
     Answer(String, String, String),
     /// Lets moto carry the request out, then closes the connection without answering.
     LoseAnswer,
+    /// Answers with this status and an HTML page, as a proxy or load balancer in the way does.
+    Html(String),
 }
 
 pub fn start(upstream: &str, path: &str, faults: usize, fault: Fault) -> Proxy {
@@ -40,6 +42,12 @@ pub fn start(upstream: &str, path: &str, faults: usize, fault: Fault) -> Proxy {
 /// connection without answering, as when an answer is lost on the way back.
 pub fn start_losing(upstream: &str, pattern: &str, faults: usize) -> Proxy {
     start_with(upstream, pattern, faults, Injected::LoseAnswer)
+}
+
+/// A proxy that answers the first `faults` requests whose request line contains `path` with `status`
+/// and an HTML page instead of an AWS error.
+pub fn start_html(upstream: &str, path: &str, faults: usize, status: &str) -> Proxy {
+    start_with(upstream, path, faults, Injected::Html(status.to_string()))
 }
 
 /// An endpoint that accepts connections, reads requests and never answers. Returns its URL.
@@ -76,7 +84,7 @@ fn serve(mut client: TcpStream, upstream: &str, path: &str, faults: usize, fault
     let first_line =
         String::from_utf8_lossy(&request[..request.iter().position(|&b| b == b'\r').unwrap_or(0)]).to_string();
     let matches = match fault {
-        Injected::Answer(..) => first_line.contains(path),
+        Injected::Answer(..) | Injected::Html(_) => first_line.contains(path),
         Injected::LoseAnswer => String::from_utf8_lossy(&request).contains(path),
     };
     let faulted = matches && seen.fetch_add(1, Ordering::SeqCst) < faults;
@@ -84,6 +92,15 @@ fn serve(mut client: TcpStream, upstream: &str, path: &str, faults: usize, fault
         let body = format!("{{\"message\": \"injected {code}\"}}");
         let answer = format!(
             "HTTP/1.1 {status}\r\nx-amzn-ErrorType: {code}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = client.write_all(answer.as_bytes());
+        return;
+    }
+    if let (true, Injected::Html(status)) = (faulted, fault) {
+        let body = "<html><body><h1>Internal error</h1><p>Try again later.</p></body></html>";
+        let answer = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         let _ = client.write_all(answer.as_bytes());

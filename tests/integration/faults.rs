@@ -78,3 +78,14 @@ async fn a_bucket_in_another_region_is_found_through_the_redirect() {
         returns[0].comment
     );
 }
+
+#[tokio::test]
+async fn an_answer_that_is_not_an_aws_error_becomes_a_sentence() {
+    let d = format!("{}.example.org", unique("html"));
+    let proxy = fault_proxy::start_html(endpoint(), "/v2/email/identities", usize::MAX, "500 Internal Server Error");
+    let returns = converge_via(&proxy.url, &json!({"ses": {"domains": {&d: {}}}})).await;
+    let comment = &returns[0].comment;
+    assert_eq!(returns[0].result, Some(false));
+    assert!(comment.contains("GetEmailIdentity: AWS answered HTTP 500 Internal Server Error (text/html)"), "{comment}");
+    assert!(!comment.contains("Response {") && !comment.contains("<html>"), "{comment}");
+}
