@@ -160,9 +160,9 @@ pub fn parse_request(input: &[u8]) -> Result<Request, Unreadable> {
     };
     let fields = Value::Object(fields);
     let parsed = match op {
-        Op::State => pillar::deserialize(fields, "request").map(Request::State),
-        Op::Converge => pillar::deserialize(fields, "request").map(Request::Converge),
-        Op::Call => pillar::deserialize(fields, "request").map(Request::Call),
+        Op::State => crate::strict::deserialize(fields, "request").map(Request::State),
+        Op::Converge => crate::strict::deserialize(fields, "request").map(Request::Converge),
+        Op::Call => crate::strict::deserialize(fields, "request").map(Request::Call),
     };
     let request = parsed.map_err(|e| (Some(op), name.clone(), e))?;
     let connection = match &request {

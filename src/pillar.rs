@@ -12,6 +12,7 @@ use crate::error::{Error, Invalid};
 use crate::kind::Ensure;
 use crate::resources::{AnySpec, KindId};
 pub use crate::resources::{Pillar, ROOT};
+use crate::strict::deserialize;
 use crate::validate;
 
 /// The whole file a user keeps: `ocp_aws` plus any other Pillar keys.
@@ -133,21 +134,6 @@ pub fn single(
     spec.default_region(fallback);
     let region = spec.region().unwrap_or(DEFAULT_REGION).to_string();
     Ok(Node { kind, name: name.to_string(), ensure: spec.ensure(), spec, region, deps: Vec::new(), params })
-}
-
-/// Deserialises with the path of the first error, prefixed by `prefix`. A struct is read only
-/// from a mapping, never from a sequence by position.
-pub fn deserialize<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Error> {
-    serde_path_to_error::deserialize(crate::strict::Strict(value)).map_err(|e| {
-        let inner = e.path().to_string();
-        let path = match inner.as_str() {
-            "." | "" => prefix.to_string(),
-            p if p.starts_with('[') => format!("{prefix}{p}"),
-            p => format!("{prefix}.{p}"),
-        };
-        let message = validate::bound_quotes(&e.into_inner().to_string());
-        Error::Invalid(vec![Invalid::new(path, validate::humane(&message))])
-    })
 }
 
 /// One AWS object must not be managed by two entries: two spellings of one IAM name, or an IAM

@@ -307,6 +307,21 @@ impl<'de> MapAccess<'de> for StrictMap {
     }
 }
 
+/// Deserialises with the path of the first error, prefixed by `prefix`. A struct is read only
+/// from a mapping, never from a sequence by position.
+pub fn deserialize<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Error> {
+    serde_path_to_error::deserialize(Strict(value)).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = match inner.as_str() {
+            "." | "" => prefix.to_string(),
+            p if p.starts_with('[') => format!("{prefix}{p}"),
+            p => format!("{prefix}.{p}"),
+        };
+        let message = validate::bound_quotes(&e.into_inner().to_string());
+        Error::Invalid(vec![Invalid::new(path, validate::humane(&message))])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,7 +79,7 @@ macro_rules! kinds {
         impl AnySpec {
             /// Parses one resource's settings, reporting errors under `path`.
             pub fn parse(kind: KindId, value: Value, path: &str) -> Result<Self, Error> {
-                Ok(match kind { $($(KindId::$variant => AnySpec::$variant(crate::pillar::deserialize(value, path)?)),*),* })
+                Ok(match kind { $($(KindId::$variant => AnySpec::$variant(crate::strict::deserialize(value, path)?)),*),* })
             }
             pub fn kind(&self) -> KindId {
                 match self { $($(AnySpec::$variant(_) => KindId::$variant),*),* }
