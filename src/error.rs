@@ -81,6 +81,10 @@ pub mod code {
     pub const NOT_FOUND: &str = "NotFoundException";
     /// S3: the bucket does not exist (yet, right after CreateBucket).
     pub const NO_SUCH_BUCKET: &str = "NoSuchBucket";
+    /// S3: the bucket is already this account's (a repeated CreateBucket outside us-east-1).
+    pub const BUCKET_ALREADY_OWNED_BY_YOU: &str = "BucketAlreadyOwnedByYou";
+    /// SES v2: an identity or configuration set of that name exists.
+    pub const ALREADY_EXISTS: &str = "AlreadyExistsException";
     /// S3: the bucket name belongs to another account.
     pub const BUCKET_ALREADY_EXISTS: &str = "BucketAlreadyExists";
     /// S3: the bucket has no lifecycle rules.

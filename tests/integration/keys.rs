@@ -300,3 +300,30 @@ async fn a_lost_create_policy_version_answer_makes_no_second_version() {
     let versions = support::iam().await.list_policy_versions().policy_arn(&arn).send().await.unwrap();
     assert_eq!(versions.versions().len(), 2, "one version per change");
 }
+
+/// A create whose answer is lost is repeated by the SDK and meets "already exists" (or "already
+/// yours"): the object it made is the one wanted, so the apply succeeds and makes nothing twice.
+#[tokio::test]
+async fn a_lost_answer_to_any_create_by_name_converges_in_one_apply() {
+    let bucket = unique("lost-bucket");
+    let (group, policy) = (unique("lost-group"), unique("lost-policy"));
+    let domain = format!("{}.example.org", unique("lost-domain"));
+    let address = format!("{}@example.org", unique("lost-address"));
+    let document =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+    let cases = [
+        (json!({"s3": {"buckets": {&bucket: {"region": "eu-west-2"}}}}), "<CreateBucketConfiguration"),
+        (json!({"iam": {"groups": {&group: {}}}}), "Action=CreateGroup&"),
+        (json!({"iam": {"policies": {&policy: {"document": document}}}}), "Action=CreatePolicy&"),
+        (json!({"ses": {"domains": {&domain: {}}}}), &format!("\"EmailIdentity\":\"{domain}\"")),
+        (json!({"ses": {"email_addresses": {&address: {}}}}), &format!("\"EmailIdentity\":\"{address}\"")),
+    ];
+    for (pillar, pattern) in cases {
+        let proxy = fault_proxy::start_losing(endpoint(), pattern, 1);
+        let first = converge_via(&proxy.url, &pillar).await;
+        assert_eq!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst), 2, "{pattern}: lost once, repeated once");
+        assert_eq!(first[0].result, Some(true), "{pattern}: {first:#?}");
+        let again = converge(&pillar, false).await;
+        assert!(again.unchanged() && again.writes().is_empty(), "{pattern}: {:#?}", again.returns);
+    }
+}

@@ -116,7 +116,8 @@ impl Kind for Group {
     ) -> Result<(), Error> {
         let iam = cx.iam();
         if observed.is_none() {
-            iam.create_group().group_name(name).send().await.op("CreateGroup")?;
+            // A group of this name that exists now (a repeat after a lost answer, another run) is the one wanted.
+            iam.create_group().group_name(name).send().await.none_if("CreateGroup", &[code::ENTITY_ALREADY_EXISTS])?;
         }
         if let Some(want) = &spec.policies {
             let want = policy_keys(want.iter().map(String::as_str));

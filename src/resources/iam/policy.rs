@@ -161,7 +161,13 @@ impl Kind for Policy {
         let iam = cx.iam();
         let text = spec.desired().to_string();
         let Some(o) = observed else {
-            iam.create_policy().policy_name(name).policy_document(text).send().await.op("CreatePolicy")?;
+            // A repeat after a lost answer finds the policy it made; the read back compares its document.
+            iam.create_policy()
+                .policy_name(name)
+                .policy_document(text)
+                .send()
+                .await
+                .none_if("CreatePolicy", &[code::ENTITY_ALREADY_EXISTS])?;
             return Ok(());
         };
         let versions = list_versions(cx, &o.arn).await?;

@@ -243,13 +243,16 @@ impl Kind for Bucket {
                         .build(),
                 );
             }
-            if let Err(e) = create.send().await {
-                if crate::error::code_of(&e) == Some(code::BUCKET_ALREADY_EXISTS) {
+            match create.send().await {
+                Ok(_) => {}
+                // A repeat after a lost answer finds the bucket it made.
+                Err(e) if crate::error::code_of(&e) == Some(code::BUCKET_ALREADY_OWNED_BY_YOU) => {}
+                Err(e) if crate::error::code_of(&e) == Some(code::BUCKET_ALREADY_EXISTS) => {
                     return Err(Error::Refused(format!(
                         "the name {name} is taken by another AWS account (bucket names are global); choose another name"
-                    )));
+                    )))
                 }
-                return Err(crate::error::aws_error("CreateBucket", e));
+                Err(e) => return Err(crate::error::aws_error("CreateBucket", e)),
             }
         }
         if diff.has("block_public_access") {

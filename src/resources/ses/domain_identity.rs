@@ -11,7 +11,7 @@ use aws_config::retry::RetryConfig;
 
 use crate::common_spec;
 use crate::dns;
-use crate::error::{AwsResult, Error, Invalid};
+use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::resources::ses::{delete_identity, read_identity, wait_for, Identity};
 use crate::validate;
@@ -218,7 +218,7 @@ impl Kind for DomainIdentity {
                 .dkim_signing_attributes(DkimSigningAttributes::builder().next_signing_key_length(key.clone()).build())
                 .send()
                 .await
-                .op("CreateEmailIdentity")?;
+                .none_if("CreateEmailIdentity", &[code::ALREADY_EXISTS])?;
         } else if diff.has("dkim") {
             // AWS allows one key length change a day: a refusal is reported at once, not retried.
             ses.put_email_identity_dkim_signing_attributes()

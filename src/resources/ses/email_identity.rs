@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::common_spec;
-use crate::error::{AwsResult, Error, Invalid};
+use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Kind};
 use crate::resources::ses::{delete_identity, read_identity, Identity};
 use crate::validate;
@@ -62,7 +62,12 @@ impl Kind for EmailIdentity {
         _diff: &mut Diff,
     ) -> Result<(), Error> {
         if observed.is_none() {
-            cx.sesv2().create_email_identity().email_identity(name).send().await.op("CreateEmailIdentity")?;
+            cx.sesv2()
+                .create_email_identity()
+                .email_identity(name)
+                .send()
+                .await
+                .none_if("CreateEmailIdentity", &[code::ALREADY_EXISTS])?;
         }
         Ok(())
     }
