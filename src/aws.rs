@@ -315,6 +315,8 @@ impl Clients {
         if let Some(url) = &conn.endpoint_url {
             loader = loader.endpoint_url(url);
         }
+        let endpoint = conn.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        loader = loader.http_client(http_client(endpoint.as_deref()));
         let base = loader.load().await;
         Ok(Clients {
             // Endpoint overrides (a test server, AWS_ENDPOINT_URL) rarely resolve bucket subdomains.
@@ -382,6 +384,27 @@ impl Clients {
             })
             .clone()
     }
+}
+
+/// One HTTP client for every service client of the process, so that TLS is set up once. A plain
+/// `http://` endpoint (a local test server) gets a client without TLS, which loads no CA store.
+/// Otherwise it is the SDK's default: rustls with aws-lc, and the proxy named in the environment.
+fn http_client(endpoint: Option<&str>) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{tls, Builder, ConnectorBuilder};
+    if endpoint.is_some_and(|url| url.starts_with("http://")) {
+        return Builder::new().build_http();
+    }
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// The AWS partition a region belongs to, for building ARNs.

@@ -140,3 +140,27 @@ async fn a_failed_resource_skips_its_dependants_but_not_unrelated_ones() {
     assert_eq!(run.get(&format!("s3.bucket {other}")).result, Some(true));
     assert!(support::iam().await.get_user().user_name(&user).send().await.is_err(), "dependants were not created");
 }
+
+/// What a no-op re-apply costs, counted by moto: a bucket 3 reads (location, lifecycle, public
+/// access block), a policy 2 (the policy, its default version), a user 2 (its policies and its keys,
+/// listed at once; the listings say whether it exists), and one STS call for the account id.
+#[tokio::test]
+async fn a_no_op_re_apply_makes_seven_reads_per_backup_and_one_for_the_account() {
+    const K: usize = 4;
+    let dir = support::temp_dir("reads");
+    let mut pillar = json!({"s3": {"buckets": {}}, "iam": {"policies": {}, "users": {}}});
+    for i in 0..K {
+        let (bucket, user) = (unique("reads"), unique("reads-user"));
+        let file = dir.join(format!("k{i}.sls")).to_string_lossy().into_owned();
+        let one = backup_pillar(&bucket, &user, &file);
+        for (section, kind) in [("s3", "buckets"), ("iam", "policies"), ("iam", "users")] {
+            let entries = one[section][kind].as_object().unwrap().clone();
+            pillar[section][kind].as_object_mut().unwrap().extend(entries);
+        }
+    }
+    assert!(converge(&pillar, false).await.all(Some(true)));
+    let again = converge(&pillar, false).await;
+    assert!(again.unchanged(), "{:#?}", again.returns);
+    assert!(again.writes().is_empty(), "{:?}", again.writes());
+    assert_eq!(again.reads(), 7 * K + 1, "{:?}", support::recorded(&again.keyid));
+}

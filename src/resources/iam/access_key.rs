@@ -36,7 +36,13 @@ pub struct KeyInfo {
 
 /// The user's access keys.
 pub async fn list(cx: &Cx<'_>, user: &str) -> Result<Vec<KeyInfo>, Error> {
-    let items: Vec<_> = cx
+    Ok(list_of(cx, user).await?.unwrap_or_default())
+}
+
+/// The user's access keys, or `None` when there is no such user: the listing answers both, so a
+/// read needs no `GetUser` first.
+pub async fn list_of(cx: &Cx<'_>, user: &str) -> Result<Option<Vec<KeyInfo>>, Error> {
+    let items: Option<Vec<_>> = cx
         .iam()
         .list_access_keys()
         .user_name(user)
@@ -45,13 +51,15 @@ pub async fn list(cx: &Cx<'_>, user: &str) -> Result<Vec<KeyInfo>, Error> {
         .send()
         .try_collect()
         .await
-        .op("ListAccessKeys")?;
-    Ok(items
-        .iter()
-        .filter_map(|k| {
-            Some(KeyInfo { id: k.access_key_id()?.to_string(), active: k.status() == Some(&StatusType::Active) })
-        })
-        .collect())
+        .none_if("ListAccessKeys", &[code::NO_SUCH_ENTITY])?;
+    Ok(items.map(|items| {
+        items
+            .iter()
+            .filter_map(|k| {
+                Some(KeyInfo { id: k.access_key_id()?.to_string(), active: k.status() == Some(&StatusType::Active) })
+            })
+            .collect()
+    }))
 }
 
 /// What to do about a user's key, from the keys AWS has and the key id the secret file holds.

@@ -35,7 +35,6 @@ common_spec!(Spec);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Observed {
-    pub arn: String,
     /// Attached policies as comparison keys (see `policy_key`); `None` when not managed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policies: Option<Vec<String>>,
@@ -69,18 +68,15 @@ impl Kind for Group {
     }
 
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
+        if let (Some(_), Ensure::Present) = (&spec.policies, spec.ensure) {
+            // The listing answers NoSuchEntity for a group that does not exist: no GetGroup needed.
+            let attached = attached(cx, name).await?;
+            return Ok(attached.map(|a| Observed { policies: Some(policy_keys(a.iter().map(String::as_str))) }));
+        }
         let iam = cx.iam();
-        let Some(found) =
-            iam.get_group().group_name(name).max_items(1).send().await.none_if("GetGroup", &[code::NO_SUCH_ENTITY])?
-        else {
-            return Ok(None);
-        };
-        let arn = found.group().map(|g| g.arn().to_string()).unwrap_or_default();
-        let policies = match (&spec.policies, spec.ensure) {
-            (Some(_), Ensure::Present) => Some(policy_keys(attached(cx, name).await?.iter().map(String::as_str))),
-            _ => None,
-        };
-        Ok(Some(Observed { arn, policies }))
+        let found =
+            iam.get_group().group_name(name).max_items(1).send().await.none_if("GetGroup", &[code::NO_SUCH_ENTITY])?;
+        Ok(found.map(|_| Observed { policies: None }))
     }
 
     // ---- diff ----------------------------------------------------------------------------------
@@ -163,7 +159,7 @@ impl Kind for Group {
                 .await
                 .none_if("RemoveUserFromGroup", &[code::NO_SUCH_ENTITY])?;
         }
-        for arn in attached(cx, name).await? {
+        for arn in attached(cx, name).await?.unwrap_or_default() {
             iam.detach_group_policy()
                 .group_name(name)
                 .policy_arn(arn)
@@ -193,9 +189,9 @@ impl Kind for Group {
     }
 }
 
-/// The ARNs of the managed policies attached to the group.
-async fn attached(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
-    let items: Vec<_> = cx
+/// The ARNs of the managed policies attached to the group; `None` when there is no such group.
+async fn attached(cx: &Cx<'_>, name: &str) -> Result<Option<Vec<String>>, Error> {
+    let items: Option<Vec<_>> = cx
         .iam()
         .list_attached_group_policies()
         .group_name(name)
@@ -204,6 +200,6 @@ async fn attached(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
         .send()
         .try_collect()
         .await
-        .op("ListAttachedGroupPolicies")?;
-    Ok(items.iter().filter_map(|p| p.policy_arn()).map(str::to_string).collect())
+        .none_if("ListAttachedGroupPolicies", &[code::NO_SUCH_ENTITY])?;
+    Ok(items.map(|items| items.iter().filter_map(|p| p.policy_arn()).map(str::to_string).collect()))
 }

@@ -70,7 +70,6 @@ impl AccessKey {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Observed {
-    pub arn: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policies: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,30 +146,29 @@ impl Kind for User {
             }
             _ => (None, None),
         };
-        let Some(found) = iam.get_user().user_name(name).send().await.none_if("GetUser", &[code::NO_SUCH_ENTITY])?
-        else {
+        let mut o =
+            Observed { policies: None, groups: None, access_keys: None, secret_file_key: None, secret_file_mode: None };
+        let present = spec.ensure == Ensure::Present;
+        let (policies, groups, keys) = (spec.policies.is_some(), spec.groups.is_some(), file.is_some());
+        if !present || !(policies || groups || keys) {
+            // Nothing to list: whether the user exists is the whole question.
+            let found = iam.get_user().user_name(name).send().await.none_if("GetUser", &[code::NO_SUCH_ENTITY])?;
+            return Ok(found.map(|_| o));
+        }
+        // The listings answer NoSuchEntity for a user that does not exist, so they need no GetUser
+        // first; they go out at once.
+        let (policies, groups, keys) = futures::try_join!(
+            listed(policies, attached_policies(cx, name)),
+            listed(groups, groups_of(cx, name)),
+            listed(keys, access_key::list_of(cx, name)),
+        )?;
+        if matches!(policies, Some(None)) || matches!(groups, Some(None)) || matches!(keys, Some(None)) {
             return Ok(None);
-        };
-        let arn = found.user().map(|u| u.arn().to_string()).unwrap_or_default();
-        let mut o = Observed {
-            arn,
-            policies: None,
-            groups: None,
-            access_keys: None,
-            secret_file_key: None,
-            secret_file_mode: None,
-        };
-        if spec.ensure == Ensure::Absent {
-            return Ok(Some(o));
         }
-        if spec.policies.is_some() {
-            o.policies = Some(policy_keys(attached_policies(cx, name).await?.iter().map(String::as_str)));
-        }
-        if spec.groups.is_some() {
-            o.groups = Some(sorted(groups_of(cx, name).await?));
-        }
+        o.policies = policies.flatten().map(|p| policy_keys(p.iter().map(String::as_str)));
+        o.groups = groups.flatten().map(sorted);
+        o.access_keys = keys.flatten();
         if let Some((key, mode)) = file {
-            o.access_keys = Some(access_key::list(cx, name).await?);
             (o.secret_file_key, o.secret_file_mode) = (key, mode);
         }
         Ok(Some(o))
@@ -309,9 +307,9 @@ pub async fn create_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
     }
 }
 
-/// The ARNs of the managed policies attached to the user.
-async fn attached_policies(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
-    let items: Vec<_> = cx
+/// The ARNs of the managed policies attached to the user; `None` when there is no such user.
+async fn attached_policies(cx: &Cx<'_>, name: &str) -> Result<Option<Vec<String>>, Error> {
+    let items: Option<Vec<_>> = cx
         .iam()
         .list_attached_user_policies()
         .user_name(name)
@@ -320,13 +318,13 @@ async fn attached_policies(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error
         .send()
         .try_collect()
         .await
-        .op("ListAttachedUserPolicies")?;
-    Ok(items.iter().filter_map(|p| p.policy_arn()).map(str::to_string).collect())
+        .none_if("ListAttachedUserPolicies", &[code::NO_SUCH_ENTITY])?;
+    Ok(items.map(|items| items.iter().filter_map(|p| p.policy_arn()).map(str::to_string).collect()))
 }
 
-/// The names of the groups the user belongs to.
-async fn groups_of(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
-    let items: Vec<_> = cx
+/// The names of the groups the user belongs to; `None` when there is no such user.
+async fn groups_of(cx: &Cx<'_>, name: &str) -> Result<Option<Vec<String>>, Error> {
+    let items: Option<Vec<_>> = cx
         .iam()
         .list_groups_for_user()
         .user_name(name)
@@ -335,8 +333,19 @@ async fn groups_of(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
         .send()
         .try_collect()
         .await
-        .op("ListGroupsForUser")?;
-    Ok(items.iter().map(|g| g.group_name().to_string()).collect())
+        .none_if("ListGroupsForUser", &[code::NO_SUCH_ENTITY])?;
+    Ok(items.map(|items| items.iter().map(|g| g.group_name().to_string()).collect()))
+}
+
+/// Runs `listing` when `wanted`; `Some(None)` means the listing found no such user.
+async fn listed<T, F>(wanted: bool, listing: F) -> Result<Option<Option<T>>, Error>
+where
+    F: std::future::Future<Output = Result<Option<T>, Error>>,
+{
+    match wanted {
+        true => listing.await.map(Some),
+        false => Ok(None),
+    }
 }
 
 /// Deletes a user and what blocks its deletion: access keys, attached and inline policies,
@@ -344,7 +353,7 @@ async fn groups_of(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Error> {
 pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
     let iam = cx.iam();
     access_key::delete_all(cx, name).await?;
-    for arn in attached_policies(cx, name).await? {
+    for arn in attached_policies(cx, name).await?.unwrap_or_default() {
         iam.detach_user_policy()
             .user_name(name)
             .policy_arn(arn)
@@ -352,7 +361,7 @@ pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
             .await
             .none_if("DetachUserPolicy", &[code::NO_SUCH_ENTITY])?;
     }
-    for group in groups_of(cx, name).await? {
+    for group in groups_of(cx, name).await?.unwrap_or_default() {
         iam.remove_user_from_group()
             .user_name(name)
             .group_name(group)

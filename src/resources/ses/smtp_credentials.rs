@@ -191,9 +191,6 @@ impl Kind for SmtpCredentials {
             Ensure::Present => (spec.target().read()?, spec.target().mode()?),
             Ensure::Absent => (None, None),
         };
-        if iam.get_user().user_name(name).send().await.none_if("GetUser", &[code::NO_SUCH_ENTITY])?.is_none() {
-            return Ok(None);
-        }
         let mut o = Observed {
             user: name.to_string(),
             policy: None,
@@ -204,28 +201,39 @@ impl Kind for SmtpCredentials {
             secret_file_mode: mode,
         };
         if spec.ensure == Ensure::Absent {
-            return Ok(Some(o));
+            let found = iam.get_user().user_name(name).send().await.none_if("GetUser", &[code::NO_SUCH_ENTITY])?;
+            return Ok(found.map(|_| o));
         }
-        let policy = iam
-            .get_user_policy()
-            .user_name(name)
-            .policy_name(POLICY)
-            .send()
-            .await
-            .none_if("GetUserPolicy", &[code::NO_SUCH_ENTITY])?;
-        o.policy = policy.map(|p| document::from_iam(p.policy_document())).transpose().map_err(Error::Refused)?;
-        let inline: Vec<String> = iam
-            .list_user_policies()
-            .user_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .op("ListUserPolicies")?;
+        // Both listings answer NoSuchEntity for a user that does not exist, so they need no GetUser
+        // first; they go out at once. The policy's document is read only when the user has it.
+        let inline_policies = async {
+            let listed: Result<Option<Vec<String>>, Error> = iam
+                .list_user_policies()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .none_if("ListUserPolicies", &[code::NO_SUCH_ENTITY]);
+            listed
+        };
+        let (Some(inline), Some(keys)) = futures::try_join!(inline_policies, access_key::list_of(cx, name))? else {
+            return Ok(None);
+        };
+        if inline.iter().any(|p| p == POLICY) {
+            let policy = iam
+                .get_user_policy()
+                .user_name(name)
+                .policy_name(POLICY)
+                .send()
+                .await
+                .none_if("GetUserPolicy", &[code::NO_SUCH_ENTITY])?;
+            o.policy = policy.map(|p| document::from_iam(p.policy_document())).transpose().map_err(Error::Refused)?;
+        }
         o.other_policies = inline.into_iter().filter(|p| p != POLICY).collect();
         o.other_policies.sort();
-        o.access_keys = access_key::list(cx, name).await?;
+        o.access_keys = keys;
         if let Some(file) = file {
             o.secret_file_key = key_in(&file);
             for (region, entry) in &file {
