@@ -230,7 +230,8 @@ fn check_secret_files(nodes: &[Node], errors: &mut Vec<Invalid>) {
 }
 
 /// Orders nodes so that each comes after its dependencies; among ready nodes, kinds keep their
-/// declared order (buckets, policies, groups, users) and names their Pillar order.
+/// declared order (buckets, policies, groups, users) and names their sorted order (a Pillar mapping
+/// has no order of its own once Salt has rendered it).
 fn order(nodes: Vec<Node>) -> Vec<Node> {
     let n = nodes.len();
     let mut indegree: Vec<usize> = nodes.iter().map(|x| x.deps.len()).collect();
