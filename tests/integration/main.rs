@@ -13,6 +13,7 @@ mod faults;
 mod fuzz;
 mod iam;
 mod keys;
+mod notify;
 mod s3;
 mod schema;
 mod ses;
