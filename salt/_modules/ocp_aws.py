@@ -347,4 +347,7 @@ def notification_explain(text):
 
         salt-call ocp_aws.notification_explain "$(cat notification.json)"
     """
+    if not isinstance(text, str):
+        # Salt reads a command-line argument as YAML, so pasted JSON arrives already parsed.
+        text = json.dumps(text)
     return _call("notification_explain", params={"text": text})
