@@ -240,7 +240,7 @@ pub async fn converge(params: &Value, conn: &Connection, test: bool, concurrency
 
 /// The read-only execution functions (`op: call`).
 pub const FUNCTIONS: &[&str] =
-    &["describe", "dns_check", "dns_records", "expand", "schema", "smtp_password", "validate"];
+    &["describe", "dns_check", "dns_records", "expand", "notification_explain", "schema", "smtp_password", "validate"];
 
 /// Runs a read-only execution function and returns its value.
 pub async fn call(request: &CallRequest) -> Result<Value, Error> {
@@ -281,6 +281,14 @@ pub async fn call(request: &CallRequest) -> Result<Value, Error> {
             let secret = field("key", "missing: the secret access key")?;
             let region = field("region", "missing: the SES region")?;
             smtp_password(secret, region, "request.params.region").map(Value::String)
+        }
+        "notification_explain" => {
+            let text = request
+                .params
+                .get("text")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::invalid("request.params.text", "missing: the notification's text"))?;
+            Ok(json!(crate::notification::explain(text)?))
         }
         "describe" => {
             let kind = kind_of(request.kind.as_deref().unwrap_or_default(), "request.kind")?;

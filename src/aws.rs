@@ -259,6 +259,9 @@ pub struct RegionClients {
     pub s3: aws_sdk_s3::Client,
     pub iam: aws_sdk_iam::Client,
     pub sesv2: aws_sdk_sesv2::Client,
+    /// SES v1: identity notification topics, headers and feedback forwarding have no v2 calls.
+    pub ses: aws_sdk_ses::Client,
+    pub sns: aws_sdk_sns::Client,
     pub sts: aws_sdk_sts::Client,
 }
 
@@ -374,7 +377,20 @@ impl Clients {
                         aws_sdk_sesv2::config::Builder::from(&cfg)
                             .retry_config(RetryConfig::adaptive().with_max_attempts(self.ses_attempts))
                             .interceptor(log.clone())
+                            .interceptor(ses_notice.clone())
+                            .build(),
+                    ),
+                    ses: aws_sdk_ses::Client::from_conf(
+                        aws_sdk_ses::config::Builder::from(&cfg)
+                            .retry_config(RetryConfig::adaptive().with_max_attempts(self.ses_attempts))
+                            .interceptor(log.clone())
                             .interceptor(ses_notice)
+                            .build(),
+                    ),
+                    sns: aws_sdk_sns::Client::from_conf(
+                        aws_sdk_sns::config::Builder::from(&cfg)
+                            .interceptor(log.clone())
+                            .interceptor(notice.clone())
                             .build(),
                     ),
                     sts: aws_sdk_sts::Client::from_conf(

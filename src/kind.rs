@@ -49,6 +49,13 @@ pub trait Kind {
     fn refs(_spec: &Self::Spec) -> Vec<Ref> {
         Vec::new()
     }
+    /// Told that `from`, a present resource of the same Pillar, refers to this one. A kind whose AWS
+    /// settings depend on who refers to it (an SNS topic's policy lets the SES senders that use it
+    /// publish) records it in its spec and in its Pillar `params`, so that the resource run alone (a
+    /// Salt state) knows it too. An error is a sentence about the reference.
+    fn referenced_by(_spec: &mut Self::Spec, _params: &mut Value, _from: &Referrer) -> Result<(), String> {
+        Ok(())
+    }
     /// The AWS object a resource named `name` in `region` is, so that one object managed by two Pillar
     /// entries (of one kind or of two) is refused. Kinds whose objects share a namespace, or whose
     /// names AWS compares without case, say so here.
@@ -143,6 +150,14 @@ pub struct Ref {
     pub name: String,
     /// The referring field, relative to the resource, e.g. `policies[0]`.
     pub field: String,
+}
+
+/// The resource a reference comes from, as [`Kind::referenced_by`] is told of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    pub kind: &'static str,
+    pub name: String,
+    pub region: String,
 }
 
 /// One managed field that differs.
@@ -256,6 +271,13 @@ impl Cx<'_> {
     }
     pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
         self.shared.clients.region(self.region).sesv2.clone()
+    }
+    /// SES v1, for what SES v2 has no call for (identity notification settings).
+    pub fn ses(&self) -> aws_sdk_ses::Client {
+        self.shared.clients.region(self.region).ses.clone()
+    }
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        self.shared.clients.region(self.region).sns.clone()
     }
     /// The account id of the caller, asked of STS once per process.
     pub async fn account_id(&self) -> Result<String, Error> {

@@ -43,6 +43,9 @@ enum Command {
     /// DNS records of an SES domain identity.
     #[command(subcommand)]
     Dns(Dns),
+    /// Read SES notifications.
+    #[command(subcommand)]
+    Notification(Notification),
     /// Print the SES SMTP password for a secret access key read from stdin (never from arguments).
     SmtpPassword {
         /// SES region of the SMTP endpoint.
@@ -62,6 +65,19 @@ enum Dns {
         /// Ask this nameserver (IP or IP:PORT) instead of the system's resolver.
         #[arg(long)]
         nameserver: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Notification {
+    /// What a bounce, complaint, delay, reject or rendering failure says, and what to do about it:
+    /// from the SNS email body, the SNS JSON message or the SES notification, detected automatically.
+    Explain {
+        /// A file holding the notification, or `-` (the default) for stdin.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
     },
 }
 
@@ -286,6 +302,26 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
                 Err(e) => Ok(fail(&e)),
             }
+        }
+        Command::Notification(Notification::Explain { file, output }) => {
+            let mut text = String::new();
+            let limit = ocp_aws::notification::MAX_BYTES as u64 + 1;
+            let read = match file.to_str() {
+                Some("-") => std::io::stdin().take(limit).read_to_string(&mut text),
+                _ => std::fs::File::open(&file).and_then(|f| f.take(limit).read_to_string(&mut text)),
+            };
+            if let Err(e) = read {
+                eprintln!("ocp-aws: {}: {e}", file.display());
+                return Ok(EXIT_INVALID);
+            }
+            match ocp_aws::notification::explain(&text) {
+                Ok(x) => match output {
+                    Output::Human => emit(&ocp_aws::notification::human(&x))?,
+                    Output::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&x)?))?,
+                },
+                Err(e) => return Ok(fail(&e)),
+            }
+            Ok(EXIT_OK)
         }
         Command::Plan(args) => converge(&runtime, args, true),
         Command::Apply(args) => converge(&runtime, args, false),

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::aws::DEFAULT_REGION;
 use crate::error::{Error, Invalid};
-use crate::kind::Ensure;
+use crate::kind::{Ensure, Referrer};
 use crate::resources::{AnySpec, KindId};
 pub use crate::resources::{Pillar, ROOT};
 use crate::strict::deserialize;
@@ -161,6 +161,7 @@ fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
     let index: HashMap<(String, String), usize> =
         nodes.iter().enumerate().map(|(i, n)| ((n.kind.id().to_string(), n.name.clone()), i)).collect();
     let mut edges = Vec::new();
+    let mut told = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         for r in node.spec.refs() {
             let path = format!("{}.{}", node.path(), r.field);
@@ -173,7 +174,11 @@ fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
                 continue;
             };
             match (node.ensure, nodes[j].ensure) {
-                (Ensure::Present, Ensure::Present) => edges.push((i, j)),
+                (Ensure::Present, Ensure::Present) => {
+                    edges.push((i, j));
+                    let from = Referrer { kind: node.kind.id(), name: node.name.clone(), region: node.region.clone() };
+                    told.push((j, from, path));
+                }
                 (Ensure::Absent, Ensure::Absent) => edges.push((j, i)),
                 (Ensure::Present, Ensure::Absent) => errors.push(Invalid::new(
                     path,
@@ -191,6 +196,12 @@ fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
             if refers_to.contains(&b.kind.id()) {
                 edges.push((j, i));
             }
+        }
+    }
+    for (j, from, path) in told {
+        let target = &mut nodes[j];
+        if let Err(message) = target.spec.referenced_by(&mut target.params, &from) {
+            errors.push(Invalid::new(path, message));
         }
     }
     for (from, to) in edges {

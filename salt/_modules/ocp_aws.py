@@ -329,3 +329,25 @@ def smtp_password(key, region):
         salt-call ocp_aws.smtp_password key=... region=eu-west-2
     """
     return _call("smtp_password", params={"key": key, "region": region})
+
+
+def notification_explain(text):
+    """
+    Explain an SES notification: what the subscribed address received (the SNS email body, the SNS
+    JSON message, or the SES notification itself, detected automatically). Returns the type, for a
+    bounce the type, subtype and per recipient the action, status, diagnostic code and what to do,
+    for a complaint the feedback type and user agent, for a delay its type and expiration time, for
+    a reject or rendering failure the reason and template, and the original mail's source,
+    destination, subject, message id, timestamp, sending identity, source IP and configuration set.
+    The text reaches the binary on its stdin. Nothing touches AWS.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.notification_explain "$(cat notification.json)"
+    """
+    if not isinstance(text, str):
+        # Salt reads a command-line argument as YAML, so pasted JSON arrives already parsed.
+        text = json.dumps(text)
+    return _call("notification_explain", params={"text": text})

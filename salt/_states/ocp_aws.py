@@ -21,6 +21,7 @@ The ``ocp_aws`` formula (``salt/ocp_aws/init.sls``) renders these states from th
 # Resource kinds, as the binary names them. The state functions are named after the kind, with "."
 # replaced by "_": s3.bucket -> s3_bucket_present, s3_bucket_absent.
 KINDS = (
+    "sns.topic",
     "s3.bucket",
     "iam.policy",
     "iam.group",
@@ -28,6 +29,7 @@ KINDS = (
     "ses.domain_identity",
     "ses.email_identity",
     "ses.smtp_credentials",
+    "ses.configuration_set",
     "ses.account",
 )
 

@@ -10,13 +10,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Invalid};
-use crate::kind::{Common, Cx, Ensure, Kind, Ref};
+use crate::kind::{Common, Cx, Ensure, Kind, Ref, Referrer};
 use crate::protocol::StateReturn;
 use crate::{reconcile, secrets};
 
 pub mod iam;
 pub mod s3;
 pub mod ses;
+pub mod sns;
 
 /// The root of Pillar every path starts from.
 pub const ROOT: &str = "ocp_aws";
@@ -97,6 +98,10 @@ macro_rules! kinds {
             pub fn refs(&self) -> Vec<Ref> {
                 match self { $($(AnySpec::$variant(s) => <$ty as Kind>::refs(s)),*),* }
             }
+            /// Tells the resource that `from` refers to it (see [`Kind::referenced_by`]).
+            pub fn referenced_by(&mut self, params: &mut Value, from: &Referrer) -> Result<(), String> {
+                match self { $($(AnySpec::$variant(s) => <$ty as Kind>::referenced_by(s, params, from)),*),* }
+            }
             /// The AWS object the resource is, for finding one object managed twice.
             pub fn identity(&self, name: &str, region: &str) -> String {
                 match self { $($(AnySpec::$variant(_) => <$ty as Kind>::identity(name, region)),*),* }
@@ -156,6 +161,11 @@ macro_rules! kinds {
 }
 
 kinds! {
+    /// Amazon Simple Notification Service.
+    sns: SnsSection {
+        /// Standard SNS topics by topic name.
+        topics: many SnsTopic => sns::topic::Topic,
+    },
     /// Amazon S3.
     s3: S3Section {
         /// S3 buckets by bucket name.
@@ -178,6 +188,8 @@ kinds! {
         email_addresses: many SesEmailIdentity => ses::email_identity::EmailIdentity,
         /// SMTP credentials by IAM user name.
         smtp_credentials: many SesSmtpCredentials => ses::smtp_credentials::SmtpCredentials,
+        /// Configuration sets by name, with their event destinations.
+        configuration_sets: many SesConfigurationSet => ses::configuration_set::ConfigurationSet,
         /// Account-level settings (suppression list, production access) of the account in one region.
         account: one SesAccount => ses::account::Account,
     },

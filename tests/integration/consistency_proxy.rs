@@ -90,20 +90,34 @@ pub fn start(upstream: &str, script: impl Script) -> Proxy {
         for client in listener.incoming().flatten() {
             let (upstream, script, seen) = (upstream.clone(), script.clone(), seen.clone());
             let (in_flight, highest) = (in_flight.clone(), highest.clone());
-            std::thread::spawn(move || {
-                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                highest.fetch_max(now, Ordering::SeqCst);
-                serve(client, &upstream, &*script, &seen);
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-            });
+            std::thread::spawn(move || serve(client, &upstream, &*script, &seen, &in_flight, &highest));
         }
     });
     Proxy { url, log, peak }
 }
 
-fn serve(mut client: TcpStream, upstream: &str, script: &Mutex<dyn Script>, log: &Mutex<Vec<Seen>>) {
+fn serve(
+    mut client: TcpStream,
+    upstream: &str,
+    script: &Mutex<dyn Script>,
+    log: &Mutex<Vec<Seen>>,
+    in_flight: &AtomicUsize,
+    highest: &AtomicUsize,
+) {
     let Some(raw) = read_request(&mut client) else { return };
-    let request = parse(&raw);
+    // In flight from the whole request read to just before the answer goes back: the caller cannot
+    // send its next request before then, so one request after another never counts as two.
+    highest.fetch_max(in_flight.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+    let answer = answer(&raw, upstream, script, log);
+    in_flight.fetch_sub(1, Ordering::SeqCst);
+    if let Some(answer) = answer {
+        let _ = client.write_all(&answer);
+    }
+}
+
+/// What AWS "says" to one request: the script's answer, or moto's.
+fn answer(raw: &[u8], upstream: &str, script: &Mutex<dyn Script>, log: &Mutex<Vec<Seen>>) -> Option<Vec<u8>> {
+    let request = parse(raw);
     let latency = script.lock().unwrap().latency();
     std::thread::sleep(latency);
     let reply = script.lock().unwrap().request(&request);
@@ -112,15 +126,15 @@ fn serve(mut client: TcpStream, upstream: &str, script: &Mutex<dyn Script>, log:
     let answer = match reply {
         Reply::Answer(answer) => answer,
         Reply::Forward => {
-            let Ok(mut server) = TcpStream::connect(upstream) else { return };
-            let _ = server.write_all(&force_close(&raw));
+            let mut server = TcpStream::connect(upstream).ok()?;
+            let _ = server.write_all(&force_close(raw));
             let mut answer = Vec::new();
             let _ = server.read_to_end(&mut answer);
             script.lock().unwrap().forwarded(&request, &answer);
             answer
         }
     };
-    let _ = client.write_all(&answer);
+    Some(answer)
 }
 
 fn parse(raw: &[u8]) -> Request {

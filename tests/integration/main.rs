@@ -14,6 +14,7 @@ mod fuzz;
 mod iam;
 mod keys;
 mod layers;
+mod notify;
 mod s3;
 mod schema;
 mod ses;

@@ -10,6 +10,7 @@ import urllib.request
 
 import yaml
 from botocore.exceptions import ClientError
+from conftest import REPO
 
 
 def _bucket_region(aws, bucket):
@@ -301,3 +302,50 @@ def test_ses_domain_identity_and_smtp_credentials_through_salt(minion, aws, reco
 
     for stdout, stderr in minion.outputs:
         assert password not in stdout and password not in stderr
+
+
+def test_notification_section_of_the_example_through_salt(minion, aws, recorder, endpoint, suffix):
+    """Runbook items 9-11 and 13: examples/notifications.yaml under names of this test."""
+    text = (REPO / "examples" / "notifications.yaml").read_text()
+    topic, domain, address = f"data-{suffix}", f"n-{suffix}.example.org", f"data-{suffix}@example.org"
+    for old, new in (
+        ("data-open-contracting-org", topic),
+        ("data@open-contracting.org", address),
+        ("open-contracting.org", domain),
+        ("credere", f"credere-{suffix}"),
+    ):
+        text = text.replace(old, new)
+    pillar = yaml.safe_load(text)["ocp_aws"]
+    _control(endpoint, "subscription-pending", {"Endpoint": address})
+    keyid = minion.options["ocp_aws.keyid"]
+    with recorder(keyid) as writes:
+        result = minion.apply(pillar, test=True)
+    assert result.retcode == 0, result
+    assert all(ret["result"] is None for ret in result.states()), result
+    assert writes == []
+
+    result = minion.apply(pillar)
+    assert result.retcode == 0, result
+    returns = result.by_name()
+    assert [ret["name"] for ret in result.states()][0] == topic, "the topic comes first"
+    assert f"Pending confirmation (not subscribed again; the confirmation was sent): {address}" in returns[topic]["comment"]
+    assert returns[domain]["changes"]["new"]["configuration_set"] == f"credere-{suffix}"
+    # Each state ran alone, and the topic still let the domain and the configuration set publish.
+    arn = aws("sns").create_topic(Name=topic)["TopicArn"]
+    policy = json.loads(aws("sns").get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+    (ses_statement,) = [s for s in policy["Statement"] if s.get("Sid") == "AllowSESPublish"]
+    sources = sorted(ses_statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert [s.rsplit(":", 1)[1] for s in sources] == [f"configuration-set/credere-{suffix}", f"identity/{domain}"]
+
+    with recorder(keyid) as writes:
+        again = minion.apply(pillar)
+    assert again.retcode == 0, again
+    assert all(ret["result"] is True and not ret["changes"] for ret in again.states()), again
+    assert writes == [], "a pending subscription is not subscribed again"
+
+    bounce = (REPO / "tests" / "fixtures" / "notifications" / "bounce-permanent-general.json").read_text()
+    explained = minion.call("ocp_aws.notification_explain", bounce)
+    assert explained.retcode == 0, explained
+    assert explained.data["kind"] == "Bounce"
+    assert explained.data["recipients"][0]["diagnostic_code"] == "smtp; 550 5.1.1 user unknown"
+    assert explained.data["advice"][0].startswith("permanent: remove the address")

@@ -63,12 +63,47 @@ are epoch-seconds numbers, which is what the AWS SDK for Rust accepts):
     sends empty option objects; this returns the documented shape (an unknown name: 404
     NotFoundException, as in moto).
 
+``GetConfigurationSetEventDestinations``, ``CreateConfigurationSetEventDestination``
+(GET/POST /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations),
+``UpdateConfigurationSetEventDestination``, ``DeleteConfigurationSetEventDestination``
+(PUT/DELETE .../event-destinations/{EventDestinationName})
+    Missing in moto. Kept on the configuration set. Creating a name that exists: 400
+    AlreadyExistsException; updating or deleting one that does not, or any of them on an unknown
+    configuration set: 404 NotFoundException.
+``PutConfigurationSetSendingOptions`` (PUT .../sending), ``PutConfigurationSetReputationOptions``
+(PUT .../reputation-options), ``PutConfigurationSetDeliveryOptions`` (PUT .../delivery-options),
+``PutConfigurationSetSuppressionOptions`` (PUT .../suppression-options)
+    Missing in moto. Set what GetConfigurationSet returns.
+``PutEmailIdentityConfigurationSetAttributes`` (PUT /v2/email/identities/{EmailIdentity}/configuration-set)
+    Missing in moto. Sets (or, with no ConfigurationSetName, removes) the identity's default
+    configuration set; an unknown identity or configuration set: 404 NotFoundException.
+
+Patched SES v1 (query protocol):
+
+``SetIdentityHeadersInNotificationsEnabled``
+    Missing in moto (500). Stores the flag of one notification type.
+``GetIdentityNotificationAttributes``
+    moto never returns the topics and hard-codes the header flags false; this returns BounceTopic,
+    ComplaintTopic, DeliveryTopic (when set), ForwardingEnabled and the three header flags.
+``SetIdentityNotificationTopic``
+    moto fails (500) when clearing a topic that was never set; AWS accepts it.
+
+Patched SNS:
+
+``ListSubscriptionsByTopic``
+    moto confirms every subscription at once. A subscription to an endpoint armed with the
+    ``subscription-pending`` control is listed with SubscriptionArn ``PendingConfirmation``, as AWS
+    lists one that waits for its confirmation link, and ``Unsubscribe`` of it fails (as on AWS,
+    where it has no ARN to give).
+``SetTopicAttributes``
+    moto accepts any AttributeName; AWS answers 400 InvalidParameter for one it does not know.
+
 Errors are sent as AWS sends REST-JSON errors: the status code, the header
 ``x-amzn-ErrorType: <Code>`` and the body ``{"message": "..."}``.
 
 Left as moto has them (ocp-aws does not use them yet): a duplicate CreateConfigurationSet fails
 with ConfigurationSetAlreadyExistsException (AWS: AlreadyExistsException); DeleteConfigurationSet
-of an unknown name answers 500; configuration-set event destination routes are missing; moto tags
+of an unknown name answers 500; moto tags
 an identity under ``...:email-identity/NAME`` where AWS's ARN is ``...:identity/NAME``.
 
 Test controls (not AWS APIs; under /_ocp_aws_test/, a path no AWS API uses; unsigned JSON POSTs).
@@ -100,6 +135,12 @@ account) and "Region" (default us-east-1), and answers 200 {} or 400 {"message":
     gives production access (ProductionAccessEnabled true, quota 50000 a day, 14 a second), also
     when no details were ever put; DENIED needs put details and leaves the sandbox as it is.
 
+``POST /_ocp_aws_test/subscription-pending``
+    ``{"Endpoint": "data@example.org", "ConfirmAfterReads": 2}`` (ConfirmAfterReads optional, default
+    never): SNS subscriptions made to that endpoint from now on stay pending confirmation, and are
+    confirmed after that many ListSubscriptionsByTopic reads that list them. In the account and
+    region's SNS backend.
+
 State lives in moto's per-account, per-region backend objects (identities in the SES backend,
 account settings and test controls on the SES v2 backend), so accounts and regions stay apart and
 ``POST /moto-api/reset`` clears everything.
@@ -120,13 +161,19 @@ from urllib.parse import unquote, urlsplit
 import moto
 import moto.server
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult, EmptyResult
 from moto.core.request import Request as MotoRequest
 from moto.iam.exceptions import DeleteConflictException
 from moto.iam.models import IAMBackend
 from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.ses.exceptions import InvalidParameterValue
 from moto.ses.utils import get_arn
+from moto.ses.responses import EmailResponse
 from moto.sesv2 import urls as sesv2_urls
+from moto.sns.exceptions import SNSInvalidParameter
+from moto.sns.models import SNSBackend, sns_backends
+from moto.sns.responses import SNSResponse
 from moto.sesv2.models import SESV2Backend, sesv2_backends
 from moto.sesv2.responses import SESV2Response
 from werkzeug.wrappers import Request, Response
@@ -510,10 +557,129 @@ def get_configuration_set(self: SESV2Response):
     return ok(body)
 
 
+def find_config_set(response: SESV2Response):
+    return response.sesv2_backend.core_backend.config_sets.get(uri_param(response, "ConfigurationSetName"))
+
+
+def event_destinations_of(config_set) -> dict:
+    if not hasattr(config_set, "ocp_aws_event_destinations"):
+        config_set.ocp_aws_event_destinations = {}
+    return config_set.ocp_aws_event_destinations
+
+
+def event_destination_shape(name: str, definition: dict) -> dict:
+    """An EventDestination as GetConfigurationSetEventDestinations returns it."""
+    shape = {
+        "Name": name,
+        "Enabled": bool(definition.get("Enabled", False)),
+        "MatchingEventTypes": list(definition.get("MatchingEventTypes") or []),
+    }
+    for key in ("KinesisFirehoseDestination", "CloudWatchDestination", "SnsDestination", "EventBridgeDestination",
+                "PinpointDestination"):
+        if definition.get(key):
+            shape[key] = definition[key]
+    return shape
+
+
+def get_configuration_set_event_destinations(self: SESV2Response):
+    """GetConfigurationSetEventDestinations (missing in moto)."""
+    config_set = find_config_set(self)
+    if config_set is None:
+        return not_found("Configuration set", uri_param(self, "ConfigurationSetName"))
+    with LOCK:
+        destinations = [event_destination_shape(n, d) for n, d in event_destinations_of(config_set).items()]
+    return ok({"EventDestinations": destinations})
+
+
+def create_configuration_set_event_destination(self: SESV2Response):
+    """CreateConfigurationSetEventDestination (missing in moto)."""
+    body = request_body(self)
+    name = body.get("EventDestinationName")
+    config_set = find_config_set(self)
+    if config_set is None:
+        return not_found("Configuration set", uri_param(self, "ConfigurationSetName"))
+    with LOCK:
+        destinations = event_destinations_of(config_set)
+        if name in destinations:
+            return error(400, "AlreadyExistsException", f"Event destination {name} already exists.")
+        destinations[name] = dict(body.get("EventDestination") or {})
+    return ok({})
+
+
+def update_configuration_set_event_destination(self: SESV2Response):
+    """UpdateConfigurationSetEventDestination (missing in moto)."""
+    name = uri_param(self, "EventDestinationName")
+    config_set = find_config_set(self)
+    if config_set is None:
+        return not_found("Configuration set", uri_param(self, "ConfigurationSetName"))
+    with LOCK:
+        destinations = event_destinations_of(config_set)
+        if name not in destinations:
+            return not_found("Event destination", name)
+        destinations[name] = dict(request_body(self).get("EventDestination") or {})
+    return ok({})
+
+
+def delete_configuration_set_event_destination(self: SESV2Response):
+    """DeleteConfigurationSetEventDestination (missing in moto)."""
+    name = uri_param(self, "EventDestinationName")
+    config_set = find_config_set(self)
+    if config_set is None:
+        return not_found("Configuration set", uri_param(self, "ConfigurationSetName"))
+    with LOCK:
+        if event_destinations_of(config_set).pop(name, None) is None:
+            return not_found("Event destination", name)
+    return ok({})
+
+
+def put_configuration_set_option(attribute: str, shape):
+    """A PutConfigurationSet*Options route (missing in moto) that stores ``shape(body)`` as ``attribute``."""
+
+    def route(self: SESV2Response):
+        config_set = find_config_set(self)
+        if config_set is None:
+            return not_found("Configuration set", uri_param(self, "ConfigurationSetName"))
+        with LOCK:
+            setattr(config_set, attribute, shape(request_body(self)))
+        return ok({})
+
+    return route
+
+
+put_configuration_set_sending_options = put_configuration_set_option(
+    "enabled", lambda body: {"SendingEnabled": bool(body.get("SendingEnabled", False))}
+)
+put_configuration_set_reputation_options = put_configuration_set_option(
+    "reputation_options", lambda body: {"ReputationMetricsEnabled": bool(body.get("ReputationMetricsEnabled", False))}
+)
+put_configuration_set_delivery_options = put_configuration_set_option(
+    "delivery_options",
+    lambda body: {key: body[key] for key in ("TlsPolicy", "SendingPoolName", "MaxDeliverySeconds") if key in body},
+)
+put_configuration_set_suppression_options = put_configuration_set_option(
+    "suppression_options", lambda body: {"SuppressedReasons": list(body.get("SuppressedReasons") or [])}
+)
+
+
+def put_email_identity_configuration_set_attributes(self: SESV2Response):
+    """PutEmailIdentityConfigurationSetAttributes (missing in moto)."""
+    name = uri_param(self, "EmailIdentity")
+    set_name = request_body(self).get("ConfigurationSetName")
+    identity = find_identity(self, name)
+    if identity is None:
+        return not_found("Email identity", name)
+    if set_name and set_name not in self.sesv2_backend.core_backend.config_sets:
+        return not_found("Configuration set", set_name)
+    with LOCK:
+        identity.configuration_set_name = set_name or None
+    return ok({})
+
+
 # moto's server routes a URL to SESV2Response.dispatch only through an explicit url_paths entry (its
 # "/v2/.*" catch-all is taken literally by Flask), and dispatch then calls the method named after the
 # operation that botocore's SES v2 model gives for the method and path.
 IDENTITY_URL = "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)"
+CONFIG_SET_URL = "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)"
 ROUTES = {
     # SESV2Response method: URL pattern moto's Flask app must route to SES v2 (None: already routed)
     "create_email_identity": None,
@@ -525,7 +691,171 @@ ROUTES = {
     "put_account_suppression_attributes": "{0}/v2/email/account/suppression$",
     "put_account_details": "{0}/v2/email/account/details$",
     "get_configuration_set": None,
+    "get_configuration_set_event_destinations": CONFIG_SET_URL + "/event-destinations$",
+    "create_configuration_set_event_destination": CONFIG_SET_URL + "/event-destinations$",
+    "update_configuration_set_event_destination": CONFIG_SET_URL
+    + "/event-destinations/(?P<EventDestinationName>[^/]+)$",
+    "delete_configuration_set_event_destination": CONFIG_SET_URL
+    + "/event-destinations/(?P<EventDestinationName>[^/]+)$",
+    "put_configuration_set_sending_options": CONFIG_SET_URL + "/sending$",
+    "put_configuration_set_reputation_options": CONFIG_SET_URL + "/reputation-options$",
+    "put_configuration_set_delivery_options": CONFIG_SET_URL + "/delivery-options$",
+    "put_configuration_set_suppression_options": CONFIG_SET_URL + "/suppression-options$",
+    "put_email_identity_configuration_set_attributes": IDENTITY_URL + "/configuration-set$",
 }
+
+
+# --- SES v1 notification settings (methods of moto's EmailResponse) --------------------------------
+
+NOTIFICATION_TYPES = ("Bounce", "Complaint", "Delivery")
+
+
+def identity_notifications(backend, identity: str) -> dict:
+    """moto's per-identity notification settings (topics under the type's name), created on first use."""
+    return backend.sns_topics.setdefault(identity, {})
+
+
+def set_identity_headers_in_notifications_enabled(self: EmailResponse):
+    """SetIdentityHeadersInNotificationsEnabled (missing in moto)."""
+    identity = self._get_param("Identity")
+    kind = self._get_param("NotificationType")
+    enabled = self._get_bool_param("Enabled", False)
+    with LOCK:
+        identity_notifications(self.backend, identity)[f"ocp_aws_headers_{kind}"] = enabled
+    return EmptyResult()
+
+
+def get_identity_notification_attributes(self: EmailResponse):
+    """GetIdentityNotificationAttributes with the topics and header flags that were set."""
+    attributes = {}
+    with LOCK:
+        for identity in self._get_param("Identities") or []:
+            settings = self.backend.sns_topics.get(identity, {})
+            entry = {"ForwardingEnabled": settings.get("feedback_forwarding_enabled", True)}
+            for kind in NOTIFICATION_TYPES:
+                if settings.get(kind):
+                    entry[f"{kind}Topic"] = settings[kind]
+                entry[f"HeadersIn{kind}NotificationsEnabled"] = bool(settings.get(f"ocp_aws_headers_{kind}", False))
+            attributes[identity] = entry
+    return ActionResult({"NotificationAttributes": attributes})
+
+
+def verified(response: EmailResponse, name: str) -> bool:
+    """Whether SES (v2's view, with the identity-status control) has verified the identity."""
+    sesv2 = sesv2_backends[response.current_account][response.region]
+    identity = sesv2.core_backend.email_identities.get(name)
+    return identity is not None and identity_statuses(sesv2, identity, consume=False)[0] == "SUCCESS"
+
+
+def set_identity_notification_topic(self: EmailResponse):
+    """SetIdentityNotificationTopic: moto's, but clearing a topic that was never set is accepted, and
+    setting one for an identity that is not verified is refused, as AWS does."""
+    identity = self._get_param("Identity")
+    kind = self._get_param("NotificationType")
+    topic = self._get_param("SnsTopic")
+    if topic and not verified(self, identity):
+        raise InvalidParameterValue(f"Identity {identity} is invalid. Must be a verified email address or domain.")
+    with LOCK:
+        settings = identity_notifications(self.backend, identity)
+        if topic:
+            settings[kind] = topic
+        else:
+            settings.pop(kind, None)
+    return EmptyResult()
+
+
+SES_V1_ROUTES = (
+    "set_identity_headers_in_notifications_enabled",
+    "get_identity_notification_attributes",
+    "set_identity_notification_topic",
+)
+
+
+# --- SNS: pending subscriptions and attribute names (methods of moto's SNSResponse) ----------------
+
+# The attributes SetTopicAttributes accepts (SNS API reference), the FIFO ones included.
+TOPIC_ATTRIBUTES = frozenset(
+    (
+        "ApplicationSuccessFeedbackRoleArn", "ApplicationSuccessFeedbackSampleRate", "ApplicationFailureFeedbackRoleArn",
+        "HTTPSuccessFeedbackRoleArn", "HTTPSuccessFeedbackSampleRate", "HTTPFailureFeedbackRoleArn",
+        "LambdaSuccessFeedbackRoleArn", "LambdaSuccessFeedbackSampleRate", "LambdaFailureFeedbackRoleArn",
+        "FirehoseSuccessFeedbackRoleArn", "FirehoseSuccessFeedbackSampleRate", "FirehoseFailureFeedbackRoleArn",
+        "SQSSuccessFeedbackRoleArn", "SQSSuccessFeedbackSampleRate", "SQSFailureFeedbackRoleArn",
+        "DeliveryPolicy", "DisplayName", "Policy", "TracingConfig", "KmsMasterKeyId", "SignatureVersion",
+        "ArchivePolicy", "ContentBasedDeduplication", "FifoThroughputScope", "DataProtectionPolicy",
+    )
+)
+MOTO_SET_TOPIC_ATTRIBUTES = SNSResponse.set_topic_attributes
+MOTO_SNS_SUBSCRIBE = SNSBackend.subscribe
+
+
+def pending_controls(backend) -> dict:
+    """Endpoint -> reads left before confirmation (None: never) of an SNS backend."""
+    if not hasattr(backend, "ocp_aws_pending"):
+        backend.ocp_aws_pending = {}
+    return backend.ocp_aws_pending
+
+
+def sns_subscribe(self: SNSBackend, topic_arn: str, endpoint: str, protocol: str):
+    """moto's Subscribe; a new subscription to an armed endpoint stays pending."""
+    with LOCK:
+        known = any(s.topic.arn == topic_arn and s.endpoint == endpoint and s.protocol == protocol
+                    for s in self.subscriptions.values())
+        subscription = MOTO_SNS_SUBSCRIBE(self, topic_arn, endpoint, protocol)
+        controls = pending_controls(self)
+        if not known and endpoint in controls:
+            subscription.ocp_aws_pending_reads = controls[endpoint]
+            subscription.attributes["PendingConfirmation"] = "true"
+    return subscription
+
+
+def is_pending(subscription, consume: bool) -> bool:
+    if not hasattr(subscription, "ocp_aws_pending_reads"):
+        return False
+    left = subscription.ocp_aws_pending_reads
+    if left is None:
+        return True
+    if left <= 0:
+        return False
+    if consume:
+        subscription.ocp_aws_pending_reads = left - 1
+    return True
+
+
+def list_subscriptions_by_topic(self: SNSResponse):
+    """ListSubscriptionsByTopic: a pending subscription is listed as AWS lists it."""
+    topic_arn = self._get_param("TopicArn")
+    next_token = self._get_param("NextToken")
+    with LOCK:
+        subscriptions, next_token = self.backend.list_subscriptions_by_topic(topic_arn, next_token=next_token)
+        listed = [
+            {
+                "SubscriptionArn": "PendingConfirmation" if is_pending(s, consume=True) else s.arn,
+                "Owner": s.account_id,
+                "Protocol": s.protocol,
+                "Endpoint": s.endpoint,
+                "TopicArn": s.topic.arn,
+            }
+            for s in subscriptions
+        ]
+    return ActionResult({"Subscriptions": listed, "NextToken": next_token})
+
+
+def sns_unsubscribe(self: SNSResponse):
+    """Unsubscribe: a pending subscription has no ARN on AWS, so it cannot be named."""
+    arn = self._get_param("SubscriptionArn")
+    if arn == "PendingConfirmation":
+        raise SNSInvalidParameter("Invalid parameter: SubscriptionArn Reason: a pending subscription has no ARN")
+    self.backend.unsubscribe(arn)
+    return EmptyResult()
+
+
+def set_topic_attributes(self: SNSResponse):
+    """SetTopicAttributes: an AttributeName AWS does not know is refused."""
+    name = self._get_param("AttributeName")
+    if name not in TOPIC_ATTRIBUTES:
+        raise SNSInvalidParameter("Invalid parameter: AttributeName")
+    return MOTO_SET_TOPIC_ATTRIBUTES(self)
 
 
 # --- Test controls -------------------------------------------------------------------------------
@@ -602,7 +932,23 @@ def control_account_review(body: dict, request: Request) -> str | None:
     return None
 
 
+def control_subscription_pending(body: dict, request: Request) -> str | None:
+    """POST /_ocp_aws_test/subscription-pending: see the module docstring."""
+    endpoint = body.get("Endpoint")
+    reads = body.get("ConfirmAfterReads")
+    if not isinstance(endpoint, str) or not endpoint:
+        return "Endpoint is required."
+    if reads is not None and (not isinstance(reads, int) or isinstance(reads, bool) or reads < 0):
+        return "ConfirmAfterReads must be a whole number >= 0."
+    account = body.get("AccountId") or request.headers.get("x-moto-account-id")
+    account = account or os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID
+    with LOCK:
+        pending_controls(sns_backends[str(account)][body.get("Region") or DEFAULT_REGION])[endpoint] = reads
+    return None
+
+
 CONTROLS = {
+    "subscription-pending": control_subscription_pending,
     "identity-status": control_identity_status,
     "mail-from-status": control_mail_from_status,
     "account-review": control_account_review,
@@ -806,6 +1152,13 @@ def install() -> None:
         setattr(SESV2Response, method, globals()[method])
         if url is not None:
             sesv2_urls.url_paths[url] = SESV2Response.dispatch
+
+    for method in SES_V1_ROUTES:
+        setattr(EmailResponse, method, globals()[method])
+    SNSBackend.subscribe = sns_subscribe
+    SNSResponse.list_subscriptions_by_topic = list_subscriptions_by_topic
+    SNSResponse.unsubscribe = sns_unsubscribe
+    SNSResponse.set_topic_attributes = set_topic_attributes
 
     IAMBackend.delete_policy = delete_policy
     # Every request is recorded from the start, so tests count their own writes by access key id.

@@ -17,6 +17,7 @@ import urllib.request
 from urllib.parse import quote
 
 import boto3
+import botocore.exceptions
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -685,3 +686,162 @@ def test_recorded_operations_are_named_classified_and_kept_apart_by_access_key(u
     ]
     everyone = recorded(endpoint)
     assert len(everyone) >= 10 and ("IAM", "GetUser", True) in everyone
+
+
+# --- Notifications: configuration-set event destinations and options, identity settings, SNS -----
+
+
+def sns_destination(topic, events=("REJECT",), enabled=True):
+    return {"Enabled": enabled, "MatchingEventTypes": list(events), "SnsDestination": {"TopicArn": topic}}
+
+
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:data"
+
+
+def test_create_and_get_configuration_set_event_destinations(ses, raw):
+    client = ses()
+    client.create_configuration_set(ConfigurationSetName="credere")
+    client.create_configuration_set_event_destination(
+        ConfigurationSetName="credere", EventDestinationName="d1", EventDestination=sns_destination(TOPIC_ARN)
+    )
+    status, _, body = raw("GET", "/v2/email/configuration-sets/credere/event-destinations")
+    assert status == 200
+    assert body == {
+        "EventDestinations": [
+            {"Name": "d1", "Enabled": True, "MatchingEventTypes": ["REJECT"], "SnsDestination": {"TopicArn": TOPIC_ARN}}
+        ]
+    }
+    again = raw(
+        "POST",
+        "/v2/email/configuration-sets/credere/event-destinations",
+        {"EventDestinationName": "d1", "EventDestination": sns_destination(TOPIC_ARN)},
+    )
+    assert_error(again, 400, "AlreadyExistsException")
+    assert_error(raw("GET", "/v2/email/configuration-sets/nope/event-destinations"), 404, "NotFoundException")
+
+
+def test_update_configuration_set_event_destination(ses, raw):
+    client = ses()
+    client.create_configuration_set(ConfigurationSetName="credere")
+    client.create_configuration_set_event_destination(
+        ConfigurationSetName="credere", EventDestinationName="d1", EventDestination=sns_destination(TOPIC_ARN)
+    )
+    client.update_configuration_set_event_destination(
+        ConfigurationSetName="credere",
+        EventDestinationName="d1",
+        EventDestination=sns_destination(TOPIC_ARN, ("BOUNCE", "DELIVERY_DELAY"), enabled=False),
+    )
+    (dest,) = client.get_configuration_set_event_destinations(ConfigurationSetName="credere")["EventDestinations"]
+    assert (dest["Enabled"], dest["MatchingEventTypes"]) == (False, ["BOUNCE", "DELIVERY_DELAY"])
+    missing = raw(
+        "PUT",
+        "/v2/email/configuration-sets/credere/event-destinations/nope",
+        {"EventDestination": sns_destination(TOPIC_ARN)},
+    )
+    assert_error(missing, 404, "NotFoundException")
+
+
+def test_delete_configuration_set_event_destination(ses, raw):
+    client = ses()
+    client.create_configuration_set(ConfigurationSetName="credere")
+    client.create_configuration_set_event_destination(
+        ConfigurationSetName="credere", EventDestinationName="d1", EventDestination=sns_destination(TOPIC_ARN)
+    )
+    client.delete_configuration_set_event_destination(ConfigurationSetName="credere", EventDestinationName="d1")
+    assert client.get_configuration_set_event_destinations(ConfigurationSetName="credere")["EventDestinations"] == []
+    gone = raw("DELETE", "/v2/email/configuration-sets/credere/event-destinations/d1")
+    assert_error(gone, 404, "NotFoundException")
+
+
+def test_put_configuration_set_options_show_in_get_configuration_set(ses, raw):
+    client = ses()
+    client.create_configuration_set(ConfigurationSetName="credere")
+    client.put_configuration_set_sending_options(ConfigurationSetName="credere", SendingEnabled=False)
+    client.put_configuration_set_reputation_options(ConfigurationSetName="credere", ReputationMetricsEnabled=True)
+    client.put_configuration_set_delivery_options(ConfigurationSetName="credere", TlsPolicy="REQUIRE")
+    client.put_configuration_set_suppression_options(ConfigurationSetName="credere", SuppressedReasons=["BOUNCE"])
+    status, _, body = raw("GET", "/v2/email/configuration-sets/credere")
+    assert status == 200
+    assert body["SendingOptions"] == {"SendingEnabled": False}
+    assert body["ReputationOptions"]["ReputationMetricsEnabled"] is True
+    assert body["DeliveryOptions"] == {"TlsPolicy": "REQUIRE"}
+    assert body["SuppressionOptions"] == {"SuppressedReasons": ["BOUNCE"]}
+    assert_error(raw("PUT", "/v2/email/configuration-sets/nope/sending", {}), 404, "NotFoundException")
+
+
+def test_put_email_identity_configuration_set_attributes(ses, raw):
+    client = ses()
+    client.create_email_identity(EmailIdentity="example.com")
+    client.create_configuration_set(ConfigurationSetName="credere")
+    client.put_email_identity_configuration_set_attributes(EmailIdentity="example.com", ConfigurationSetName="credere")
+    assert read(client)["ConfigurationSetName"] == "credere"
+    client.put_email_identity_configuration_set_attributes(EmailIdentity="example.com")
+    assert "ConfigurationSetName" not in read(client)
+    path = identity_path("example.com") + "/configuration-set"
+    assert_error(raw("PUT", path, {"ConfigurationSetName": "nope"}), 404, "NotFoundException")
+    assert_error(raw("PUT", identity_path("nope.org") + "/configuration-set", {}), 404, "NotFoundException")
+
+
+def test_identity_notification_topics_and_headers_are_returned(ses):
+    v1 = ses("ses")
+    v1.verify_domain_identity(Domain="example.com")
+    before = v1.get_identity_notification_attributes(Identities=["example.com"])["NotificationAttributes"]
+    assert before["example.com"]["ForwardingEnabled"] is True
+    assert "BounceTopic" not in before["example.com"]
+    v1.set_identity_notification_topic(Identity="example.com", NotificationType="Bounce", SnsTopic=TOPIC_ARN)
+    v1.set_identity_headers_in_notifications_enabled(Identity="example.com", NotificationType="Bounce", Enabled=True)
+    got = v1.get_identity_notification_attributes(Identities=["example.com"])["NotificationAttributes"]["example.com"]
+    assert got["BounceTopic"] == TOPIC_ARN
+    assert got["HeadersInBounceNotificationsEnabled"] is True
+    assert got["HeadersInComplaintNotificationsEnabled"] is False
+    # Clearing a topic (and one never set) is accepted, as on AWS.
+    v1.set_identity_notification_topic(Identity="example.com", NotificationType="Bounce")
+    v1.set_identity_notification_topic(Identity="example.com", NotificationType="Delivery")
+    got = v1.get_identity_notification_attributes(Identities=["example.com"])["NotificationAttributes"]["example.com"]
+    assert "BounceTopic" not in got
+
+
+def test_a_topic_for_an_identity_that_is_not_verified_is_refused(ses, control):
+    v1 = ses("ses")
+    ses("sesv2").create_email_identity(EmailIdentity="pending.example.com")
+    control("identity-status", EmailIdentity="pending.example.com", Status="PENDING")
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        v1.set_identity_notification_topic(
+            Identity="pending.example.com", NotificationType="Bounce", SnsTopic=TOPIC_ARN
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "Must be a verified email address or domain" in refused.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError):
+        v1.set_identity_notification_topic(Identity="unknown.example.com", NotificationType="Bounce", SnsTopic=TOPIC_ARN)
+    control("identity-status", EmailIdentity="pending.example.com", Status="SUCCESS")
+    v1.set_identity_notification_topic(Identity="pending.example.com", NotificationType="Bounce", SnsTopic=TOPIC_ARN)
+
+
+def test_subscription_pending_control_leaves_a_subscription_pending(ses, control):
+    sns = ses("sns")
+    arn = sns.create_topic(Name="data")["TopicArn"]
+    assert control("subscription-pending", Endpoint="a@example.org", ConfirmAfterReads=2) == (200, {})
+    sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="a@example.org")
+    sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="b@example.org")
+
+    def arns():
+        listed = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+        return {s["Endpoint"]: s["SubscriptionArn"] for s in listed}
+
+    assert arns()["a@example.org"] == "PendingConfirmation"
+    assert arns()["b@example.org"].startswith(arn)
+    with pytest.raises(ClientError) as refused:
+        sns.unsubscribe(SubscriptionArn="PendingConfirmation")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameter"
+    assert arns()["a@example.org"].startswith(arn), "confirmed after two reads"
+    assert control("subscription-pending", Endpoint="")[0] == 400
+
+
+def test_set_topic_attributes_refuses_unknown_names(ses):
+    sns = ses("sns")
+    arn = sns.create_topic(Name="data")["TopicArn"]
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="Data")
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "Data"
+    with pytest.raises(ClientError) as refused:
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="Colour", AttributeValue="blue")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameter"

@@ -12,7 +12,8 @@ use aws_config::retry::RetryConfig;
 use crate::common_spec;
 use crate::dns;
 use crate::error::{code, AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind};
+use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
+use crate::resources::ses::feedback::{self, Feedback};
 use crate::resources::ses::{delete_identity, read_identity, wait_for, Identity};
 use crate::validate;
 
@@ -53,6 +54,14 @@ pub struct Spec {
     /// The DMARC record to suggest at `_dmarc` (default `v=DMARC1; p=none;`).
     #[serde(default)]
     pub dmarc: Option<String>,
+    /// Where SES sends bounce, complaint and delivery notifications, with or without the original
+    /// headers, and whether it also mails them to the sender. Left out: not managed.
+    #[serde(default)]
+    pub feedback: Option<Feedback>,
+    /// The identity's default configuration set: an `ses.configuration_sets` entry of this Pillar.
+    /// Left out: not managed.
+    #[serde(default)]
+    pub configuration_set: Option<String>,
 }
 common_spec!(Spec);
 
@@ -124,6 +133,7 @@ pub fn records(name: &str, spec: &Spec, o: &Identity) -> Vec<dns::Record> {
 impl Kind for DomainIdentity {
     const KIND: &'static str = "ses.domain_identity";
     const NOUN: &'static str = "SES domain identity";
+    const REFERS_TO: &'static [&'static str] = &[crate::resources::sns::TOPIC, "ses.configuration_set"];
     type Spec = Spec;
     type Observed = Identity;
 
@@ -148,6 +158,9 @@ impl Kind for DomainIdentity {
                 errors.push(Invalid::new(format!("{path}.wait"), e));
             }
         }
+        if let Some(f) = &spec.feedback {
+            feedback::check(f, &format!("{path}.feedback"), errors);
+        }
         if let Some(z) = &spec.zone {
             let zone_path = format!("{path}.zone");
             let before = errors.len();
@@ -162,8 +175,16 @@ impl Kind for DomainIdentity {
         spec.receiving = true;
     }
 
-    async fn read(cx: &Cx<'_>, name: &str, _spec: &Spec) -> Result<Option<Identity>, Error> {
-        read_identity(cx, name).await
+    fn refs(spec: &Spec) -> Vec<Ref> {
+        let mut refs = spec.feedback.as_ref().map(feedback::refs).unwrap_or_default();
+        refs.extend(feedback::configuration_set_ref(spec.configuration_set.as_ref()));
+        refs
+    }
+
+    async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Identity>, Error> {
+        let Some(mut identity) = read_identity(cx, name).await? else { return Ok(None) };
+        feedback::read_into(cx, name, spec.feedback.as_ref(), &mut identity).await?;
+        Ok(Some(identity))
     }
 
     // ---- diff ----------------------------------------------------------------------------------
@@ -176,6 +197,7 @@ impl Kind for DomainIdentity {
                 d.set("mail_from", (), mf);
                 d.set("mail_from_mx_failure", (), spec.mx_failure());
             }
+            feedback::diff_identity(&mut d, spec.feedback.as_ref(), spec.configuration_set.as_ref(), None);
             return d;
         };
         let mut d = Diff::default();
@@ -190,6 +212,7 @@ impl Kind for DomainIdentity {
                 d.set("mail_from_mx_failure", &o.mail_from_mx_failure, spec.mx_failure());
             }
         }
+        feedback::diff_identity(&mut d, spec.feedback.as_ref(), spec.configuration_set.as_ref(), Some(o));
         d.notes.push(status(o, spec.mail_from.is_some()));
         if !pending(o, spec.mail_from.is_some()).is_empty() {
             let zone = spec.zone.as_deref().unwrap_or(name);
@@ -247,7 +270,8 @@ impl Kind for DomainIdentity {
                 .await
                 .op("PutEmailIdentityMailFromAttributes")?;
         }
-        Ok(())
+        feedback::apply_identity(cx, name, spec.feedback.as_ref(), spec.configuration_set.as_ref(), observed, diff)
+            .await
     }
 
     async fn settle(cx: &Cx<'_>, name: &str, spec: &Spec, observed: &Identity) -> Result<Option<Identity>, Error> {
@@ -344,6 +368,8 @@ mod tests {
             mail_from: Some("bounce.example.org".into()),
             mail_from_status: Some(status.into()),
             mail_from_mx_failure: Some("USE_DEFAULT_VALUE".into()),
+            configuration_set: None,
+            feedback: None,
         }
     }
 

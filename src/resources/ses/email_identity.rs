@@ -6,7 +6,8 @@ use serde::Deserialize;
 
 use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind};
+use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
+use crate::resources::ses::feedback::{self, Feedback};
 use crate::resources::ses::{delete_identity, read_identity, Identity};
 use crate::validate;
 
@@ -24,6 +25,14 @@ pub struct Spec {
     /// SES region of the identity (default: the Pillar's `region`).
     #[serde(default)]
     pub region: Option<String>,
+    /// Where SES sends bounce, complaint and delivery notifications, with or without the original
+    /// headers, and whether it also mails them to the sender. Left out: not managed.
+    #[serde(default)]
+    pub feedback: Option<Feedback>,
+    /// The identity's default configuration set: an `ses.configuration_sets` entry of this Pillar.
+    /// Left out: not managed.
+    #[serde(default)]
+    pub configuration_set: Option<String>,
 }
 common_spec!(Spec);
 
@@ -32,23 +41,37 @@ common_spec!(Spec);
 impl Kind for EmailIdentity {
     const KIND: &'static str = "ses.email_identity";
     const NOUN: &'static str = "SES email identity";
+    const REFERS_TO: &'static [&'static str] = &[crate::resources::sns::TOPIC, "ses.configuration_set"];
     type Spec = Spec;
     type Observed = Identity;
 
-    fn check(name: &str, _spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
+    fn check(name: &str, spec: &Spec, path: &str, errors: &mut Vec<Invalid>) {
         validate::email(name, path, errors);
+        if let Some(f) = &spec.feedback {
+            feedback::check(f, &format!("{path}.feedback"), errors);
+        }
     }
 
-    async fn read(cx: &Cx<'_>, name: &str, _spec: &Spec) -> Result<Option<Identity>, Error> {
-        read_identity(cx, name).await
+    fn refs(spec: &Spec) -> Vec<Ref> {
+        let mut refs = spec.feedback.as_ref().map(feedback::refs).unwrap_or_default();
+        refs.extend(feedback::configuration_set_ref(spec.configuration_set.as_ref()));
+        refs
+    }
+
+    async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Identity>, Error> {
+        let Some(mut identity) = read_identity(cx, name).await? else { return Ok(None) };
+        feedback::read_into(cx, name, spec.feedback.as_ref(), &mut identity).await?;
+        Ok(Some(identity))
     }
 
     // ---- diff ----------------------------------------------------------------------------------
 
-    fn diff(name: &str, _spec: &Spec, observed: Option<&Identity>) -> Diff {
-        let Some(o) = observed else { return Diff::creating() };
-        let mut d = Diff::default();
-        d.notes.push(status(name, o));
+    fn diff(name: &str, spec: &Spec, observed: Option<&Identity>) -> Diff {
+        let mut d = if observed.is_some() { Diff::default() } else { Diff::creating() };
+        feedback::diff_identity(&mut d, spec.feedback.as_ref(), spec.configuration_set.as_ref(), observed);
+        if let Some(o) = observed {
+            d.notes.push(status(name, o));
+        }
         d
     }
 
@@ -57,9 +80,9 @@ impl Kind for EmailIdentity {
     async fn apply(
         cx: &Cx<'_>,
         name: &str,
-        _spec: &Spec,
+        spec: &Spec,
         observed: Option<&Identity>,
-        _diff: &mut Diff,
+        diff: &mut Diff,
     ) -> Result<(), Error> {
         if observed.is_none() {
             cx.sesv2()
@@ -69,7 +92,8 @@ impl Kind for EmailIdentity {
                 .await
                 .none_if("CreateEmailIdentity", &[code::ALREADY_EXISTS])?;
         }
-        Ok(())
+        feedback::apply_identity(cx, name, spec.feedback.as_ref(), spec.configuration_set.as_ref(), observed, diff)
+            .await
     }
 
     // ---- delete --------------------------------------------------------------------------------
@@ -105,6 +129,8 @@ mod tests {
             mail_from: None,
             mail_from_status: None,
             mail_from_mx_failure: None,
+            configuration_set: None,
+            feedback: None,
         }
     }
 

@@ -8,8 +8,10 @@ use crate::error::{code, AwsResult, Error};
 use crate::kind::Cx;
 
 pub mod account;
+pub mod configuration_set;
 pub mod domain_identity;
 pub mod email_identity;
+pub mod feedback;
 pub mod smtp_credentials;
 
 /// What SES v2 reports about an identity (domain or email address).
@@ -31,6 +33,12 @@ pub struct Identity {
     pub mail_from_status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mail_from_mx_failure: Option<String>,
+    /// The identity's default configuration set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration_set: Option<String>,
+    /// Notification topics, headers and forwarding (SES v1), read only when the spec manages them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<feedback::Observed>,
 }
 
 /// Reads an identity with `GetEmailIdentity`; `None` when SES does not have it.
@@ -61,6 +69,8 @@ pub async fn read_identity(cx: &Cx<'_>, identity: &str) -> Result<Option<Identit
         mail_from: mail_from.map(|m| m.mail_from_domain().to_string()),
         mail_from_status: mail_from.map(|m| m.mail_from_domain_status().as_str().to_string()),
         mail_from_mx_failure: mail_from.map(|m| m.behavior_on_mx_failure().as_str().to_string()),
+        configuration_set: out.configuration_set_name().map(str::to_string),
+        feedback: None,
     }))
 }
 
