@@ -3,6 +3,7 @@
 mod consistency_proxy;
 mod dns_server;
 mod fault_proxy;
+mod http_wire;
 mod support;
 
 mod backup;
