@@ -116,6 +116,12 @@ def converge(
           ocp_aws.converge:
             - pillar: {s3: {buckets: {ocp-redmine-backup: {region: eu-west-2}}}}
     """
+    if __opts__.get("test", False) and not __salt__["ocp_aws.binary_found"]():
+        comment = (
+            "The ocp-aws binary is not installed yet; ocp_aws.install installs it in this run, "
+            "and what would change can be told once it is."
+        )
+        return {"name": name, "result": None, "changes": {}, "comment": comment}
     returns = __salt__["ocp_aws.converge"](
         pillar or {},
         test=__opts__.get("test", False),
