@@ -293,7 +293,7 @@ pub async fn call(request: &CallRequest) -> Result<Value, Error> {
         "describe" => {
             let kind = kind_of(request.kind.as_deref().unwrap_or_default(), "request.kind")?;
             let name = name()?;
-            let node = pillar::single(kind, name, &request.params, false, region)?;
+            let node = pillar::for_describe(kind, name, &request.params, region)?;
             let engine = Engine::new(&request.connection, true).await?;
             node.spec.describe(&engine.cx(&node.region), name).await
         }
@@ -315,9 +315,58 @@ pub fn smtp_password(secret: &str, region: &str, path: &str) -> Result<String, E
     Ok(smtp_credentials::smtp_password(secret, region))
 }
 
-/// The Pillar JSON Schema, generated from the Rust types.
+/// The Pillar JSON Schema, generated from the Rust types. Each kind's settings are named after the
+/// kind (`S3Bucket`, `IamUser`, ...) rather than after their Rust type, which every kind calls `Spec`.
 pub fn schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(PillarFile)).expect("a schema is JSON")
+    let mut schema = serde_json::to_value(schemars::schema_for!(PillarFile)).expect("a schema is JSON");
+    for kind in KindId::ALL {
+        let def = |schema: &Value, reference: &str| {
+            schema.pointer(&format!("/$defs/{}", reference.strip_prefix("#/$defs/")?)).cloned()
+        };
+        let section = schema.pointer(&format!("/$defs/Pillar/properties/{}", kind.service())).and_then(first_ref);
+        let spec = section
+            .and_then(|r| def(&schema, r))
+            .and_then(|d| d.pointer(&format!("/properties/{}", kind.field())).and_then(first_ref).map(str::to_string));
+        if let Some(old) = spec {
+            rename_definition(&mut schema, &old, &format!("{kind:?}"), kind.id());
+        }
+    }
+    schema
+}
+
+/// The first `$ref` inside a schema, e.g. `#/$defs/Spec`.
+fn first_ref(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(m) => m.get("$ref").and_then(Value::as_str).or_else(|| m.values().find_map(first_ref)),
+        Value::Array(a) => a.iter().find_map(first_ref),
+        _ => None,
+    }
+}
+
+/// Renames the definition `reference` points at to `name`, with `title` the kind id, and every
+/// reference to it.
+fn rename_definition(schema: &mut Value, reference: &str, name: &str, title: &str) {
+    let Some(old) = reference.strip_prefix("#/$defs/") else { return };
+    let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) else { return };
+    let Some(mut def) = defs.remove(old) else { return };
+    if let Some(d) = def.as_object_mut() {
+        d.insert("title".into(), Value::String(title.to_string()));
+    }
+    defs.insert(name.to_string(), def);
+    let new_ref = format!("#/$defs/{name}");
+    fn walk(v: &mut Value, from: &str, to: &str) {
+        match v {
+            Value::Object(m) => {
+                if m.get("$ref").and_then(Value::as_str) == Some(from) {
+                    m.insert("$ref".into(), Value::String(to.to_string()));
+                }
+                m.values_mut().for_each(|x| walk(x, from, to));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, from, to)),
+            _ => {}
+        }
+    }
+    walk(schema, reference, &new_ref);
 }
 
 /// The verdict on a Pillar: every problem found, each with its path. Never touches AWS.
@@ -361,6 +410,7 @@ fn salt_state(node: &Node, all: &[Node]) -> Value {
         "id": node.id(),
         "function": format!("{}_{action}", node.kind.salt_function()),
         "name": node.name,
+        "service": node.kind.service(),
         "params": params,
         "require": node.deps.iter().map(|&d| all[d].id()).collect::<Vec<_>>(),
     })

@@ -66,19 +66,21 @@ pub fn from_document(text: &str) -> Result<Value, Error> {
 /// `default_region` is used when neither the resource nor the Pillar names a region.
 pub fn plan(value: &Value, default_region: Option<&str>) -> Result<Vec<Node>, Error> {
     let value = if value.is_null() { Value::Object(Default::default()) } else { value.clone() };
-    let pillar: Pillar = deserialize(value.clone(), ROOT)?;
     let mut errors = Vec::new();
-    let region = match &pillar.region {
+    let parsed = entries(&value, &mut errors);
+    let region = match &parsed.region {
         Some(r) => {
             validate::region(r, &format!("{ROOT}.region"), &mut errors);
             r.clone()
         }
         None => default_region.unwrap_or(DEFAULT_REGION).to_string(),
     };
-    let nodes: Vec<Node> = pillar
-        .entries(&region)
+    let nodes: Vec<Node> = parsed
+        .entries
         .into_iter()
         .map(|(kind, name, mut spec)| {
+            // A single entry (SES account settings) is named after its region.
+            let name = if kind.singleton() { spec.region().unwrap_or(&region).to_string() } else { name };
             let path = kind.path(&name);
             if let Some(r) = spec.region() {
                 validate::region(r, &format!("{path}.region"), &mut errors);
@@ -91,12 +93,115 @@ pub fn plan(value: &Value, default_region: Option<&str>) -> Result<Vec<Node>, Er
         })
         .collect();
     check_identities(&nodes, &mut errors);
-    let nodes = resolve(nodes, &mut errors);
+    let nodes = resolve(nodes, &parsed.unreadable, &mut errors);
     check_secret_files(&nodes, &mut errors);
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
     Ok(order(nodes))
+}
+
+/// The resources of a Pillar value, read entry by entry so that one bad entry does not hide the
+/// errors of another: every unknown key and every entry that does not parse is reported.
+struct Entries {
+    region: Option<String>,
+    /// (kind, name, settings), kinds in declared order and names sorted, as `Pillar` holds them.
+    entries: Vec<(KindId, String, AnySpec)>,
+    /// Entries that are in Pillar but did not parse: references to them are not reported again.
+    unreadable: BTreeSet<(KindId, String)>,
+}
+
+fn entries(value: &Value, errors: &mut Vec<Invalid>) -> Entries {
+    let mut out = Entries { region: None, entries: Vec::new(), unreadable: BTreeSet::new() };
+    let Value::Object(top) = value else {
+        errors.push(Invalid::new(ROOT, format!("expected a mapping, not {}", what(value))));
+        return out;
+    };
+    let services: Vec<&str> = KindId::ALL.iter().map(|k| k.service()).fold(Vec::new(), |mut v, s| {
+        if !v.contains(&s) {
+            v.push(s);
+        }
+        v
+    });
+    for (key, section) in top {
+        let path = format!("{ROOT}.{key}");
+        if key == "region" {
+            match deserialize::<Option<String>>(section.clone(), &path) {
+                Ok(r) => out.region = r,
+                Err(e) => errors.extend(invalid_of(e)),
+            }
+            continue;
+        }
+        if !services.contains(&key.as_str()) {
+            let known: Vec<String> =
+                std::iter::once("region").chain(services.iter().copied()).map(|k| format!("`{k}`")).collect();
+            errors.push(Invalid::new(
+                path,
+                format!("unknown field {}, expected one of {}", validate::quote(key), known.join(", ")),
+            ));
+            continue;
+        }
+        let Value::Object(fields) = section else {
+            errors.push(Invalid::new(path, format!("expected a mapping, not {}", what(section))));
+            continue;
+        };
+        let kinds: Vec<KindId> = KindId::ALL.iter().copied().filter(|k| k.service() == key).collect();
+        for (field, list) in fields {
+            let path = format!("{path}.{field}");
+            let Some(kind) = kinds.iter().copied().find(|k| k.field() == field) else {
+                let known: Vec<String> = kinds.iter().map(|k| format!("`{}`", k.field())).collect();
+                errors.push(Invalid::new(
+                    path,
+                    format!("unknown field {}, expected one of {}", validate::quote(field), known.join(", ")),
+                ));
+                continue;
+            };
+            if kind.singleton() {
+                if !list.is_null() {
+                    match AnySpec::parse(kind, list.clone(), &path) {
+                        Ok(spec) => out.entries.push((kind, String::new(), spec)),
+                        Err(e) => errors.extend(invalid_of(e)),
+                    }
+                }
+                continue;
+            }
+            let Value::Object(by_name) = list else {
+                errors.push(Invalid::new(path, format!("expected a mapping by name, not {}", what(list))));
+                continue;
+            };
+            for (name, settings) in by_name {
+                match AnySpec::parse(kind, settings.clone(), &kind.path(name)) {
+                    Ok(spec) => out.entries.push((kind, name.clone(), spec)),
+                    Err(e) => {
+                        errors.extend(invalid_of(e));
+                        out.unreadable.insert((kind, name.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out.entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    out
+}
+
+/// The errors an `Error::Invalid` holds (any other error as one without a path).
+fn invalid_of(e: Error) -> Vec<Invalid> {
+    match e {
+        Error::Invalid(all) => all,
+        other => vec![Invalid::new("", other.to_string())],
+    }
+}
+
+/// A value's type in YAML words, for "expected ..., not ..." messages.
+fn what(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
 }
 
 /// Parses one resource's settings for `op: state`, reporting errors at its Pillar path.
@@ -107,6 +212,23 @@ pub fn single(
     params: &Value,
     absent: bool,
     default_region: Option<&str>,
+) -> Result<Node, Error> {
+    one(kind, name, params, absent, default_region, true)
+}
+
+/// Parses one resource's settings for `describe`, which reads what AWS has: the kind's own checks,
+/// which ask for settings only applying needs (a policy's document, a secret file), are skipped.
+pub fn for_describe(kind: KindId, name: &str, params: &Value, default_region: Option<&str>) -> Result<Node, Error> {
+    one(kind, name, params, false, default_region, false)
+}
+
+fn one(
+    kind: KindId,
+    name: &str,
+    params: &Value,
+    absent: bool,
+    default_region: Option<&str>,
+    check: bool,
 ) -> Result<Node, Error> {
     let path = kind.path(name);
     let mut params = if params.is_null() { Value::Object(Default::default()) } else { params.clone() };
@@ -120,7 +242,9 @@ pub fn single(
     if let Some(r) = spec.region() {
         validate::region(r, &format!("{path}.region"), &mut errors);
     }
-    spec.check(name, &path, &mut errors);
+    if check {
+        spec.check(name, &path, &mut errors);
+    }
     if let Some(r) = default_region {
         validate::region(r, "connection.region", &mut errors);
     }
@@ -157,7 +281,7 @@ fn check_identities(nodes: &[Node], errors: &mut Vec<Invalid>) {
 /// Checks that every reference names a resource in Pillar and records it as a dependency.
 /// A present resource depends on what it references; when both are absent, the order reverses
 /// (a user is deleted before the policy attached to it).
-fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
+fn resolve(mut nodes: Vec<Node>, unreadable: &BTreeSet<(KindId, String)>, errors: &mut Vec<Invalid>) -> Vec<Node> {
     let index: HashMap<(String, String), usize> =
         nodes.iter().enumerate().map(|(i, n)| ((n.kind.id().to_string(), n.name.clone()), i)).collect();
     let mut edges = Vec::new();
@@ -167,6 +291,9 @@ fn resolve(mut nodes: Vec<Node>, errors: &mut Vec<Invalid>) -> Vec<Node> {
             let path = format!("{}.{}", node.path(), r.field);
             let Some(&j) = index.get(&(r.kind.to_string(), r.name.clone())) else {
                 let kind = KindId::from_id(r.kind).expect("refs name known kinds");
+                if unreadable.contains(&(kind, r.name.clone())) {
+                    continue; // that entry's own errors are reported; "not in Pillar" would mislead
+                }
                 errors.push(Invalid::new(
                     path,
                     format!("names {} {}, which is not in {ROOT}.{}", r.kind, validate::quote(&r.name), kind.pillar()),
@@ -278,4 +405,60 @@ fn order(nodes: Vec<Node>) -> Vec<Node> {
             node
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors_of(pillar: Value) -> Vec<String> {
+        match plan(&pillar, None) {
+            Err(Error::Invalid(all)) => all.iter().map(|e| e.path.clone()).collect(),
+            other => panic!("expected errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_bad_entry_and_unknown_key_is_reported() {
+        let pillar = json!({
+            "s3": {"buckets": {
+                "b-one": {"lifecycle": [{"id": "x", "expire_days": "thirty"}]},
+                "b-two": {"regoin": "eu-west-2"},
+                "b-three": {"lifecycle": [{"id": "y", "expire_days": 0}]},
+            }},
+            "iam": {"policies": {"p": {"bucket_access": "b-one"}}, "userz": {}},
+            "sns2": {},
+        });
+        let mut paths = errors_of(pillar);
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                "ocp_aws.iam.userz",
+                "ocp_aws.s3.buckets.b-one.lifecycle[0].expire_days",
+                "ocp_aws.s3.buckets.b-three.lifecycle[0].expire_days",
+                "ocp_aws.s3.buckets.b-two.regoin",
+                "ocp_aws.sns2",
+            ]
+        );
+    }
+
+    #[test]
+    fn entries_keep_the_declared_order_whatever_the_mapping_order() {
+        let pillar = json!({"iam": {"users": {"u": {}}, "policies": {"p2": {"bucket_access": "bkt"}, "p1": {"bucket_access": "bkt"}}},
+                            "s3": {"buckets": {"bkt": {}}}});
+        let ids: Vec<String> = plan(&pillar, None).unwrap().iter().map(Node::id).collect();
+        assert_eq!(ids, ["s3.bucket bkt", "iam.policy p1", "iam.policy p2", "iam.user u"]);
+    }
+
+    #[test]
+    fn describe_needs_no_settings_that_only_applying_needs() {
+        let empty = json!({});
+        assert!(single(KindId::IamPolicy, "p", &empty, false, None).is_err());
+        assert!(for_describe(KindId::IamPolicy, "p", &empty, None).is_ok());
+        assert!(single(KindId::SesSmtpCredentials, "u", &empty, false, None).is_err());
+        assert!(for_describe(KindId::SesSmtpCredentials, "u", &empty, None).is_ok());
+        assert!(for_describe(KindId::IamPolicy, "p", &json!({"nope": 1}), None).is_err());
+    }
 }

@@ -12,13 +12,15 @@
 //! - every read-modify-write happens under an advisory lock on a lock file next to the secret file
 //!   ([`Target::lock`]), which other processes (Salt runs one per state) and other tasks of this
 //!   process respect;
-//! - a file whose mode has drifted is reported and put back; a file in a folder anyone may write to
-//!   (without the sticky bit) is refused, since anyone could replace it.
+//! - a file whose mode, owner or group has drifted from its settings is reported and put back (a
+//!   Salt master running as `salt` reads a file a root process wrote when `group: salt` and
+//!   `mode: "0640"` say so); a file in a folder anyone may write to (without the sticky bit) is
+//!   refused, since anyone could replace it.
 
 use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -48,6 +50,23 @@ pub struct Target {
     pub key: Option<String>,
     /// The permission bits the file must have.
     pub mode: u32,
+    /// The user that must own the file (a name or a numeric id); `None` leaves it to whoever runs.
+    pub owner: Option<String>,
+    /// The group that must own the file (a name or a numeric id); `None` leaves it as created.
+    pub group: Option<String>,
+}
+
+/// The diff fields that report a secret file's mode, owner and group being put back.
+pub const MODE_FIELD: &str = "secret_file_mode";
+pub const OWNER_FIELD: &str = "secret_file_owner";
+pub const GROUP_FIELD: &str = "secret_file_group";
+
+/// One way a secret file's permissions differ from its settings: the field and both values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub field: &'static str,
+    pub old: String,
+    pub new: String,
 }
 
 /// Proof that the caller holds a secret file's lock; released when dropped (closing the lock file
@@ -59,7 +78,83 @@ pub struct Lock {
 
 impl Target {
     pub fn new(file: &str, key: Option<&str>) -> Self {
-        Target { file: file.to_string(), key: key.map(str::to_string), mode: DEFAULT_MODE }
+        Target { file: file.to_string(), key: key.map(str::to_string), mode: DEFAULT_MODE, owner: None, group: None }
+    }
+
+    /// The same target with the permissions a resource's settings ask for (`mode` as octal text,
+    /// checked by `validate::file_mode`).
+    pub fn with_permissions(mut self, mode: Option<&str>, owner: Option<&str>, group: Option<&str>) -> Self {
+        if let Some(m) = mode.and_then(|m| u32::from_str_radix(m, 8).ok()) {
+            self.mode = m;
+        }
+        self.owner = owner.map(str::to_string);
+        self.group = group.map(str::to_string);
+        self
+    }
+
+    /// The numeric user and group ids the file must have (each `None` when not set). A name that
+    /// this machine does not know is an error that says so.
+    fn wanted_ids(&self) -> Result<(Option<u32>, Option<u32>), Error> {
+        let uid = match &self.owner {
+            Some(o) => Some(lookup_id("/etc/passwd", o).map_err(|m| self.error(format!("owner: {m}")))?),
+            None => None,
+        };
+        let gid = match &self.group {
+            Some(g) => Some(lookup_id("/etc/group", g).map_err(|m| self.error(format!("group: {m}")))?),
+            None => None,
+        };
+        Ok((uid, gid))
+    }
+
+    /// How the file's mode, owner and group differ from the settings; empty when the file is missing.
+    pub fn drift(&self) -> Result<Vec<Drift>, Error> {
+        self.check_dir()?;
+        let meta = match fs::metadata(&self.file) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.error(e.to_string())),
+        };
+        let (uid, gid) = self.wanted_ids()?;
+        let mut drift = Vec::new();
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode != self.mode {
+            drift.push(Drift { field: MODE_FIELD, old: format!("{mode:04o}"), new: format!("{:04o}", self.mode) });
+        }
+        if let (Some(want), Some(name)) = (uid, &self.owner) {
+            if meta.uid() != want {
+                drift.push(Drift { field: OWNER_FIELD, old: meta.uid().to_string(), new: name.clone() });
+            }
+        }
+        if let (Some(want), Some(name)) = (gid, &self.group) {
+            if meta.gid() != want {
+                drift.push(Drift { field: GROUP_FIELD, old: meta.gid().to_string(), new: name.clone() });
+            }
+        }
+        Ok(drift)
+    }
+
+    /// Gives a path the owner and group the settings ask for (nothing when neither is set).
+    fn chown(&self, path: &Path) -> Result<(), Error> {
+        let (uid, gid) = self.wanted_ids()?;
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(path, uid, gid)
+                .map_err(|e| self.error(format!("cannot give {} its owner or group: {e}", path.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the file's folder: private to its owner, and open (read, enter) to the file's group
+    /// when the file's mode lets the group read, so that group can reach the file.
+    fn make_dir(&self) -> Result<(), Error> {
+        let dir = self.dir();
+        if dir.exists() {
+            return Ok(());
+        }
+        let mode = if self.mode & 0o040 != 0 { 0o750 } else { 0o700 };
+        fs::DirBuilder::new().recursive(true).mode(mode).create(&dir).map_err(|e| self.error(e.to_string()))?;
+        // DirBuilder's mode passes through the umask; the folder gets exactly this one.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).map_err(|e| self.error(e.to_string()))?;
+        self.chown(&dir)
     }
 
     fn error(&self, message: impl Into<String>) -> Error {
@@ -138,9 +233,10 @@ impl Target {
         }
     }
 
-    /// Puts the file's mode back to [`Target::mode`](Target) (under the lock).
-    pub fn repair_mode(&self, _lock: &Lock) -> Result<(), Error> {
+    /// Puts the file's mode, owner and group back to the settings (under the lock).
+    pub fn repair(&self, _lock: &Lock) -> Result<(), Error> {
         self.load()?;
+        self.chown(Path::new(&self.file))?;
         fs::set_permissions(&self.file, fs::Permissions::from_mode(self.mode)).map_err(|e| self.error(e.to_string()))
     }
 
@@ -165,7 +261,7 @@ impl Target {
             if !create {
                 return Ok(None);
             }
-            fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| self.error(e.to_string()))?;
+            self.make_dir()?;
         }
         let path = self.lock_path();
         let file = match fs::OpenOptions::new()
@@ -234,8 +330,31 @@ impl Target {
             }
             (_, None) => format!("{HEADER}{}", to_yaml(&Value::Object(values)).map_err(|m| self.error(m))?),
         };
-        atomic_write(Path::new(&self.file), &text, self.mode).map_err(|e| self.error(e.to_string()))
+        self.make_dir()?;
+        let (uid, gid) = self.wanted_ids()?;
+        atomic_write(Path::new(&self.file), &text, self.mode, (uid, gid)).map_err(|e| self.error(e.to_string()))
     }
+}
+
+/// The numeric id of a user (`/etc/passwd`) or group (`/etc/group`) given by name or number.
+fn lookup_id(table: &str, name: &str) -> Result<u32, String> {
+    if let Ok(id) = name.parse::<u32>() {
+        return Ok(id);
+    }
+    let text = fs::read_to_string(table).map_err(|e| format!("{table}: {e}"))?;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let mut fields = l.split(':');
+            (fields.next() == Some(name)).then(|| fields.nth(1).and_then(|id| id.parse().ok())).flatten()
+        })
+        .ok_or_else(|| {
+            format!(
+                "this machine has no {} {}",
+                if table.ends_with("group") { "group" } else { "user" },
+                crate::validate::quote(name)
+            )
+        })
 }
 
 /// Whether a file's text may be rewritten by the tool: empty, or starting with its header.
@@ -362,16 +481,17 @@ fn splice(text: &str, key: &str, section: &str) -> Option<String> {
 
 /// Writes `text` to `path` so that readers see the old file or the new one, never a mix,
 /// and nobody but the owner can read it at any moment.
-fn atomic_write(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
+/// The temp file gets its owner and group before it takes the file's place.
+fn atomic_write(path: &Path, text: &str, mode: u32, (uid, gid): (Option<u32>, Option<u32>)) -> std::io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !dir.exists() {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(&tmp, uid, gid)?;
+        }
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -520,8 +640,50 @@ mod tests {
         assert_eq!(t.mode().unwrap(), Some(0o644));
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let lock = rt.block_on(t.lock()).unwrap();
-        t.repair_mode(&lock).unwrap();
+        t.repair(&lock).unwrap();
         assert_eq!(t.mode().unwrap(), Some(0o600));
+    }
+
+    #[test]
+    fn owner_group_and_mode_follow_the_settings_and_are_put_back() {
+        let file = tmp("perms");
+        // The running user and a group it may give its files: its own, or any when it is root.
+        let probe = std::env::temp_dir().join(format!("ocp-aws-secrets-{}-probe", std::process::id()));
+        fs::write(&probe, "").unwrap();
+        let meta = fs::metadata(&probe).unwrap();
+        let (uid, own_gid) = (meta.uid(), meta.gid());
+        fs::remove_file(&probe).unwrap();
+        let gid = if uid == 0 { 1 } else { own_gid };
+        let t = Target::new(&file, None).with_permissions(Some("0640"), Some(&uid.to_string()), Some(&gid.to_string()));
+        assert_eq!(t.mode, 0o640);
+        assert!(t.drift().unwrap().is_empty(), "a missing file has no drift");
+        write(&t, mapping([("x", "1")])).unwrap();
+        let meta = fs::metadata(&file).unwrap();
+        assert_eq!((meta.permissions().mode() & 0o7777, meta.uid(), meta.gid()), (0o640, uid, gid));
+        assert!(t.drift().unwrap().is_empty());
+
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        if uid == 0 {
+            std::os::unix::fs::chown(&file, None, Some(0)).unwrap();
+        }
+        let fields: Vec<&str> = t.drift().unwrap().iter().map(|d| d.field).collect();
+        let expected: &[&str] = if uid == 0 { &[MODE_FIELD, GROUP_FIELD] } else { &[MODE_FIELD] };
+        assert_eq!(fields, expected);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let lock = rt.block_on(t.lock()).unwrap();
+        t.repair(&lock).unwrap();
+        assert!(t.drift().unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_owner_or_group_is_named() {
+        let t = Target::new(&tmp("who"), None).with_permissions(None, Some("no-such-user-here"), None);
+        write(&Target::new(&t.file, None), mapping([("x", "1")])).unwrap();
+        let e = t.drift().unwrap_err().to_string();
+        assert!(e.contains("owner") && e.contains("no-such-user-here"), "{e}");
+        assert_eq!(lookup_id("/etc/group", "0"), Ok(0));
+        assert_eq!(lookup_id("/etc/passwd", "root"), Ok(0));
+        assert!(lookup_id("/etc/group", "no-such-group-here").unwrap_err().contains("no group"));
     }
 
     #[test]

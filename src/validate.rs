@@ -309,6 +309,52 @@ pub fn pillar_key(key: &str, path: &str, errors: &mut Vec<Invalid>) {
     }
 }
 
+/// A secret file's `mode`, `owner` and `group` (under the Pillar path `path`): the mode as octal
+/// text that lets the owner read and write and others nothing; owner and group as a name or id.
+pub fn permissions(
+    mode: Option<&str>,
+    owner: Option<&str>,
+    group: Option<&str>,
+    path: &str,
+    errors: &mut Vec<Invalid>,
+) {
+    if let Some(m) = mode {
+        let digits = m.strip_prefix('0').filter(|d| d.len() == 3).unwrap_or(m);
+        match u32::from_str_radix(digits, 8) {
+            Ok(bits) if digits.len() == 3 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                if bits & 0o600 != 0o600 {
+                    errors.push(Invalid::new(
+                        format!("{path}.mode"),
+                        format!("{} leaves the owner without read and write; ocp-aws rewrites the file", quote(m)),
+                    ));
+                } else if bits & 0o007 != 0 {
+                    errors.push(Invalid::new(
+                        format!("{path}.mode"),
+                        format!(
+                            "{} lets every user at the secrets; give others no access (e.g. \"0640\" with a group)",
+                            quote(m)
+                        ),
+                    ));
+                }
+            }
+            _ => errors.push(Invalid::new(
+                format!("{path}.mode"),
+                format!("{} is not a file mode: expected octal text such as \"0600\" or \"0640\", quoted", quote(m)),
+            )),
+        }
+    }
+    for (field, value) in [("owner", owner), ("group", group)] {
+        if let Some(v) = value {
+            if v.is_empty() || v.len() > 32 || v.contains([':', '/', '\0', '\n']) || v.contains(char::is_whitespace) {
+                errors.push(Invalid::new(
+                    format!("{path}.{field}"),
+                    format!("{} is not a user or group name or id", quote(v)),
+                ));
+            }
+        }
+    }
+}
+
 /// The most days a lifecycle rule can say: AWS's API types day counts as a 32-bit `Integer` and
 /// documents no smaller maximum, so a larger value cannot be sent as given (and would never match
 /// on reading back).
@@ -421,6 +467,17 @@ mod tests {
         let mut e = Vec::new();
         f(&mut e);
         e
+    }
+
+    #[test]
+    fn secret_file_permissions() {
+        assert!(errs(|e| permissions(Some("0640"), Some("root"), Some("salt"), "p", e)).is_empty());
+        assert!(errs(|e| permissions(Some("600"), None, Some("0"), "p", e)).is_empty());
+        for bad in ["0644", "0400", "640x", "0o640", "", "06400", "0800", "416"] {
+            let found = errs(|e| permissions(Some(bad), None, None, "p", e));
+            assert!(found.len() == 1 && found[0].to_string().starts_with("p.mode"), "{bad}: {found:?}");
+        }
+        assert_eq!(errs(|e| permissions(None, Some("a b"), Some(""), "p", e)).len(), 2);
     }
 
     #[test]

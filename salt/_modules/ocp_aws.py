@@ -10,22 +10,31 @@ Minion configuration (or pillar) keys, all optional:
     Path of the ``ocp-aws`` binary. Default: ``ocp-aws`` found on ``PATH``.
 ``ocp_aws.keyid``, ``ocp_aws.key``, ``ocp_aws.region``, ``ocp_aws.endpoint_url``
     Default connection: access key id, secret access key, region, endpoint (e.g. a test server).
+``ocp_aws.timeout``, ``ocp_aws.attempts``
+    Seconds each attempt of an AWS call may take (default 20), and attempts per call (default 3).
 ``ocp_aws.profile``
     Default for the ``profile`` argument (see below).
 
 Connection arguments follow Salt's boto convention: ``keyid`` is the access key id, ``key`` the secret
 access key, and ``profile`` is a dict, or the name of a configuration or pillar key holding a dict, with
-any of ``keyid``, ``key``, ``region``, ``endpoint_url`` and ``aws_profile`` (the name of a profile in the
-AWS shared config files). Explicit arguments win over the profile, which wins over ``ocp_aws.*`` keys;
+any of ``keyid``, ``key``, ``region``, ``endpoint_url``, ``timeout``, ``attempts`` and ``aws_profile`` (the
+name of a profile in the AWS shared config files). Explicit arguments win over the profile, which wins over ``ocp_aws.*`` keys;
 the credentials (``keyid`` and ``key``, or ``aws_profile``) come together from the first that has any.
 
 The request may hold credentials: it travels only on the binary's stdin and is never logged.
+
+Under salt-ssh the target's ``__pillar__`` is empty and its configuration is the roster entry's
+``minion_opts``: put the ``ocp_aws.*`` keys there, and pass the Pillar to ``expand`` and ``validate``
+from the template (the ``ocp_aws`` formula does).
 """
 
 import json
 import logging
+import os
 import shutil
 import subprocess
+
+import salt.utils.data
 
 from salt.exceptions import CommandExecutionError
 
@@ -51,7 +60,7 @@ def _binary():
     return binary
 
 
-def _connection(region=None, key=None, keyid=None, profile=None, endpoint_url=None):
+def _connection(region=None, key=None, keyid=None, profile=None, endpoint_url=None, timeout=None, attempts=None):
     """Resolve the protocol's ``connection`` object from arguments, profile and configuration."""
     if profile is None:
         profile = _config("profile")
@@ -62,8 +71,15 @@ def _connection(region=None, key=None, keyid=None, profile=None, endpoint_url=No
                 f"The AWS profile {name!r} names no configuration or pillar key holding a dict; "
                 "for a profile in the AWS shared config files, use a dict with aws_profile."
             )
-    explicit = {"region": region, "keyid": keyid, "key": key, "endpoint_url": endpoint_url}
-    defaults = {field: _config(field) for field in ("region", "keyid", "key", "endpoint_url")}
+    explicit = {
+        "region": region,
+        "keyid": keyid,
+        "key": key,
+        "endpoint_url": endpoint_url,
+        "timeout": timeout,
+        "attempts": attempts,
+    }
+    defaults = {field: _config(field) for field in explicit}
     layers = [explicit, profile or {}, defaults]
 
     def first(field):
@@ -79,7 +95,19 @@ def _connection(region=None, key=None, keyid=None, profile=None, endpoint_url=No
         "keyid": credentials.get("keyid"),
         "key": credentials.get("key"),
         "endpoint_url": first("endpoint_url"),
+        "timeout": _whole_number("timeout", first("timeout")),
+        "attempts": _whole_number("attempts", first("attempts")),
     }
+
+
+def _whole_number(name, value):
+    """Return a connection setting given as a number or as text (from a command line) as an int."""
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value), 10)
+    except ValueError:
+        raise CommandExecutionError(f"The connection setting {name} must be a whole number, not {value!r}.") from None
 
 
 def _stderr_tail(stderr):
@@ -134,12 +162,36 @@ def _call(function, connection=None, **fields):
 
 
 def _pillar(pillar):
-    """Return ``pillar`` or, when None, this minion's ``ocp_aws`` pillar."""
-    if pillar is None:
-        # Not pillar.get: Salt 3008 masks the values it returns to Python callers. __pillar__ holds
-        # plain values (only its repr is masked), and json.dumps writes them as they are.
-        pillar = __pillar__.get("ocp_aws", {})
-    return pillar
+    """Return ``pillar`` or, when None, this minion's ``ocp_aws`` pillar as it is now.
+
+    The Pillar is compiled afresh (as ``pillar.items`` does), not read from the minion's memory,
+    which is stale after an edit until ``saltutil.refresh_pillar``.
+    """
+    if pillar is not None:
+        return pillar
+    try:
+        # unmask (Salt 3008): Pillar values reach Python callers masked unless asked for.
+        fresh = __salt__["pillar.items"](unmask=True)
+    except TypeError:
+        fresh = __salt__["pillar.items"]()
+    return fresh.get("ocp_aws", {})
+
+
+def binary_found():
+    """
+    Return whether the ``ocp-aws`` binary is there to be run (``ocp_aws.binary`` or ``PATH``).
+
+    The formula asks this while rendering, so that a run which installs the binary renders one
+    converge state instead of calling the binary that is not there yet.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.binary_found
+    """
+    binary = _config("binary") or shutil.which("ocp-aws")
+    return bool(binary) and os.path.isfile(binary) and os.access(binary, os.X_OK)
 
 
 def run_state(
@@ -153,6 +205,8 @@ def run_state(
     keyid=None,
     profile=None,
     endpoint_url=None,
+    timeout=None,
+    attempts=None,
 ):
     """
     Bring one resource to ``action`` (``present`` or ``absent``) and return Salt's state return.
@@ -178,7 +232,7 @@ def run_state(
             "name": name,
             "params": params,
             "test": bool(test),
-            "connection": _connection(region, key, keyid, profile, endpoint_url),
+            "connection": _connection(region, key, keyid, profile, endpoint_url, timeout, attempts),
         }
         response = _run(request)
     except CommandExecutionError as error:
@@ -189,7 +243,48 @@ def run_state(
     return response
 
 
-def describe(kind, name, region=None, key=None, keyid=None, profile=None, endpoint_url=None):
+def converge(
+    pillar,
+    test=False,
+    region=None,
+    key=None,
+    keyid=None,
+    profile=None,
+    endpoint_url=None,
+    timeout=None,
+    attempts=None,
+):
+    """
+    Converge a whole ``ocp_aws`` pillar value in one run of the binary and return its state returns,
+    one per resource in apply order, each with ``id`` (``kind name``). What the ``ocp_aws.converge``
+    state calls. Never raises: a binary that cannot be run gives one failed return.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.converge pillar='{s3: {buckets: {ocp-redmine-backup: {}}}}' test=True
+    """
+    try:
+        request = {
+            "version": PROTOCOL_VERSION,
+            "op": "converge",
+            "params": pillar or {},
+            "test": bool(test),
+            "connection": _connection(region, key, keyid, profile, endpoint_url, timeout, attempts),
+        }
+        response = _run(request)
+    except CommandExecutionError as error:
+        return [{"id": "ocp_aws", "name": "ocp_aws", "result": False, "changes": {}, "comment": str(error)}]
+    if not isinstance(response, list):
+        comment = f"The ocp-aws binary answered with something other than a list of state returns: {response!r}."
+        return [{"id": "ocp_aws", "name": "ocp_aws", "result": False, "changes": {}, "comment": comment}]
+    return response
+
+
+def describe(
+    kind, name, region=None, key=None, keyid=None, profile=None, endpoint_url=None, timeout=None, attempts=None
+):
     """
     Return the observed AWS state of one resource, or None when it does not exist.
 
@@ -204,13 +299,15 @@ def describe(kind, name, region=None, key=None, keyid=None, profile=None, endpoi
         kind=kind,
         name=name,
         params={"region": region} if region else {},
-        connection=_connection(region, key, keyid, profile, endpoint_url),
+        connection=_connection(region, key, keyid, profile, endpoint_url, timeout, attempts),
     )
 
 
 def validate(pillar=None):
     """
-    Check an ``ocp_aws`` pillar value (default: this minion's) without calling AWS.
+    Check an ``ocp_aws`` pillar value without calling AWS: ``pillar`` as given or, when left out,
+    this minion's Pillar compiled afresh (so an edit is seen without ``saltutil.refresh_pillar``).
+    Under salt-ssh, where the target has no Pillar, pass it: ``salt['ocp_aws.validate'](pillar.get('ocp_aws', {}))``.
 
     Returns ``{"valid": True, "errors": []}`` for a valid pillar. An invalid one fails the call
     (``salt-call`` exits non-zero) with every problem in the message, each as
@@ -240,10 +337,12 @@ def schema():
 
 def expand(pillar=None):
     """
-    Expand an ``ocp_aws`` pillar value (default: this minion's) into states, in apply order.
+    Expand an ``ocp_aws`` pillar value into states, in apply order: ``pillar`` as given (the formula
+    passes the Pillar it renders with, which also works under salt-ssh) or, when left out, this
+    minion's Pillar compiled afresh.
 
-    Returns ``{"errors": [...], "states": [{"id", "function", "name", "params", "require"}, ...]}``;
-    ``states`` is empty when there are errors. The ``ocp_aws`` formula renders one state per entry.
+    Returns ``{"errors": [...], "states": [{"id", "function", "name", "service", "params", "require"},
+    ...]}``; ``states`` is empty when there are errors. The ``ocp_aws`` formula renders one state per entry.
 
     CLI Example:
 
@@ -314,21 +413,57 @@ def dns_check(
     )
 
 
-def smtp_password(key, region):
+def smtp_password(key=None, region=None, key_file=None, key_pillar=None, password_file=None):
     """
-    Return the SES SMTP password of a secret access key (``key``) for ``region``, for keys made
-    outside ocp-aws. The key travels to the binary on its stdin only; but a key typed on a
-    ``salt-call`` command line lands in the shell history and the process list, so from a shell
-    prefer ``ocp-aws smtp-password --region REGION``, which reads the key from stdin. From Jinja or
-    another module, pass the key from Pillar.
+    Return the SES SMTP password of a secret access key for ``region``, for keys made outside
+    ocp-aws. Give the key one of three ways:
+
+    ``key_file``
+        The path of a file on this minion that holds the secret access key (its first line).
+    ``key_pillar``
+        A Pillar key (``a:b:c``) of this minion that holds it.
+    ``key``
+        The key itself. Avoid it from a master: the arguments of ``salt 'x' ocp_aws.smtp_password
+        key=...`` land in the master's job cache and debug logs, and a key typed on a command line
+        in the shell history and the process list.
+
+    With ``key_file`` or ``key_pillar`` the key never travels on the Salt bus. The return, the
+    password, does: it lands in the job cache of a master. With ``password_file`` (a path on this
+    minion) the password is written there instead (mode 0600) and only the path is returned, so
+    nothing secret travels at all. From a shell on the machine itself, ``ocp-aws smtp-password
+    --region REGION`` reads the key from stdin.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-call ocp_aws.smtp_password key=... region=eu-west-2
+        salt admin ocp_aws.smtp_password region=eu-west-2 key_file=/root/ses.key password_file=/root/ses.smtp
     """
-    return _call("smtp_password", params={"key": key, "region": region})
+    if sum(given is not None for given in (key, key_file, key_pillar)) != 1:
+        raise CommandExecutionError("Give the secret access key one way: key_file, key_pillar or key.")
+    if not region:
+        raise CommandExecutionError("Give the SES region: region=eu-west-2, say.")
+    if key_file is not None:
+        try:
+            with open(key_file, encoding="utf-8") as file:
+                key = file.readline().strip()
+        except OSError as error:
+            raise CommandExecutionError(f"The key file {key_file} cannot be read: {error.strerror}.") from None
+    elif key_pillar is not None:
+        key = salt.utils.data.traverse_dict_and_list(__pillar__, key_pillar, None, delimiter=":")
+        if not isinstance(key, str) or not key:
+            raise CommandExecutionError(f"The Pillar key {key_pillar} holds no secret access key.")
+    password = _call("smtp_password", params={"key": key, "region": region})
+    if password_file is None:
+        return password
+    try:
+        descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(password + "\n")
+    except OSError as error:
+        raise CommandExecutionError(f"The password file {password_file} cannot be written: {error.strerror}.") from None
+    return password_file
 
 
 def notification_explain(text):

@@ -13,9 +13,10 @@ are checked by the binary, so a misspelt setting fails instead of being ignored.
         - lifecycle:
           - {id: delete-after-30-days, expire_days: 30, abort_incomplete_multipart_days: 7}
 
-Connection arguments (``key``, ``keyid``, ``profile``, ``endpoint_url``) are described in the
-``ocp_aws`` execution module. ``region`` is both a resource setting and the connection's region.
-The ``ocp_aws`` formula (``salt/ocp_aws/init.sls``) renders these states from the ``ocp_aws`` pillar.
+Connection arguments (``key``, ``keyid``, ``profile``, ``endpoint_url``, ``timeout``, ``attempts``)
+are described in the ``ocp_aws`` execution module. ``region`` is both a resource setting and the
+connection's region. The ``ocp_aws`` formula (``salt/ocp_aws/init.sls``) renders these states from
+the ``ocp_aws`` pillar; ``converge`` applies a whole ``ocp_aws`` pillar value as one state.
 """
 
 # Resource kinds, as the binary names them. The state functions are named after the kind, with "."
@@ -51,7 +52,17 @@ def _params(kwargs):
 def _state_function(kind, action):
     """Return the ``<kind>_<action>`` state function, which runs ``action`` on a ``kind`` resource."""
 
-    def state(name, region=None, key=None, keyid=None, profile=None, endpoint_url=None, **params):
+    def state(
+        name,
+        region=None,
+        key=None,
+        keyid=None,
+        profile=None,
+        endpoint_url=None,
+        timeout=None,
+        attempts=None,
+        **params,
+    ):
         return __salt__["ocp_aws.run_state"](
             kind,
             action,
@@ -64,6 +75,8 @@ def _state_function(kind, action):
             keyid=keyid,
             profile=profile,
             endpoint_url=endpoint_url,
+            timeout=timeout,
+            attempts=attempts,
         )
 
     state.__name__ = state.__qualname__ = f"{kind.replace('.', '_')}_{action}"
@@ -78,3 +91,57 @@ for _kind in KINDS:
     for _action in ("present", "absent"):
         _function = _state_function(_kind, _action)
         globals()[_function.__name__] = _function
+
+
+def converge(
+    name,
+    pillar=None,
+    region=None,
+    key=None,
+    keyid=None,
+    profile=None,
+    endpoint_url=None,
+    timeout=None,
+    attempts=None,
+):
+    """
+    Converge a whole ``ocp_aws`` pillar value (``pillar``) in one run of the binary, as one state.
+
+    The formula renders this state instead of one state per resource when the binary is not
+    there yet at render time (a run that installs it with ``ocp_aws.install``). ``changes`` and
+    ``comment`` hold each resource's, by ``kind name``; the result is False when one failed, None
+    (test mode) when one would change, else True.
+
+    .. code-block:: yaml
+
+        ocp_aws:
+          ocp_aws.converge:
+            - pillar: {s3: {buckets: {ocp-redmine-backup: {region: eu-west-2}}}}
+    """
+    if __opts__.get("test", False) and not __salt__["ocp_aws.binary_found"]():
+        comment = (
+            "The ocp-aws binary is not installed yet; ocp_aws.install installs it in this run, "
+            "and what would change can be told once it is."
+        )
+        return {"name": name, "result": None, "changes": {}, "comment": comment}
+    returns = __salt__["ocp_aws.converge"](
+        pillar or {},
+        test=__opts__.get("test", False),
+        region=region,
+        key=key,
+        keyid=keyid,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        timeout=timeout,
+        attempts=attempts,
+    )
+    results = [ret.get("result") for ret in returns]
+    if False in results:
+        result = False
+    elif None in results:
+        result = None
+    else:
+        result = True
+    changes = {ret.get("id") or ret.get("name"): ret["changes"] for ret in returns if ret.get("changes")}
+    comment = "\n".join(f"{ret.get('id') or ret.get('name')}: {ret.get('comment', '')}" for ret in returns)
+    return {"name": name, "result": result, "changes": changes, "comment": comment or "Nothing to converge."}

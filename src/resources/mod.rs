@@ -203,6 +203,14 @@ impl KindId {
     pub fn salt_function(self) -> String {
         self.id().replace('.', "_")
     }
+    /// The Pillar section of the kind's service, e.g. `s3`.
+    pub fn service(self) -> &'static str {
+        self.pillar().split_once('.').map_or("", |(service, _)| service)
+    }
+    /// The kind's key within its service's section, e.g. `buckets`.
+    pub fn field(self) -> &'static str {
+        self.pillar().split_once('.').map_or("", |(_, field)| field)
+    }
     /// The Pillar path of a resource of this kind, e.g. `ocp_aws.s3.buckets.NAME`.
     pub fn path(self, name: &str) -> String {
         match self.singleton() {

@@ -114,8 +114,8 @@ fn expand_lists_salt_states_in_order_with_requisites() {
     assert_eq!(
         v["return"]["states"],
         json!([
-            {"id": "s3.bucket ocp-b", "function": "s3_bucket_present", "name": "ocp-b", "params": {"region": "eu-west-2"}, "require": []},
-            {"id": "iam.policy p", "function": "iam_policy_present", "name": "p", "params": {"bucket_access": "ocp-b", "region": "eu-west-2"}, "require": ["s3.bucket ocp-b"]}
+            {"id": "s3.bucket ocp-b", "function": "s3_bucket_present", "name": "ocp-b", "service": "s3", "params": {"region": "eu-west-2"}, "require": []},
+            {"id": "iam.policy p", "function": "iam_policy_present", "name": "p", "service": "iam", "params": {"bucket_access": "ocp-b", "region": "eu-west-2"}, "require": ["s3.bucket ocp-b"]}
         ])
     );
 }

@@ -44,3 +44,15 @@ fn the_salt_state_module_offers_every_kind_the_binary_has() {
     let in_binary: Vec<&str> = ocp_aws::resources::KindId::ALL.iter().map(|k| k.id()).collect();
     assert_eq!(in_python, in_binary, "salt/_states/ocp_aws.py KINDS must list the binary's kinds, in order");
 }
+
+#[test]
+fn the_formula_has_a_sub_state_for_every_service() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/salt/ocp_aws");
+    // Every sub-state is the same file: it renders the service it is named after.
+    let template = std::fs::read_to_string(format!("{dir}/s3.sls")).unwrap();
+    for kind in ocp_aws::resources::KindId::ALL {
+        let path = format!("{dir}/{}.sls", kind.service());
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(text, template, "{path} must exist and be a copy of salt/ocp_aws/s3.sls");
+    }
+}

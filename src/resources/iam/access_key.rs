@@ -20,13 +20,10 @@ use serde_json::{json, Map, Value};
 use crate::aws::retry_while;
 use crate::error::{aws_error, code, AwsResult, Error};
 use crate::kind::{Cx, Diff};
-use crate::secrets::Target;
+use crate::secrets::{self, Target};
 
 /// IAM allows two access keys per user.
 const MAX_KEYS: usize = 2;
-
-/// The diff field that reports a secret file's mode being put back.
-pub const MODE_FIELD: &str = "secret_file_mode";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyInfo {
@@ -143,18 +140,18 @@ pub fn pending(file: &str) -> Value {
     json!({"secret": format!("to be written to {file}")})
 }
 
-/// Records that the secret file's mode must be put back.
-pub fn diff_mode(target: &Target, mode: Option<u32>, d: &mut Diff) {
-    if let Some(m) = mode.filter(|m| *m != target.mode) {
-        d.set(MODE_FIELD, format!("{m:04o}"), format!("{:04o}", target.mode));
+/// Records that the secret file's mode, owner or group must be put back.
+pub fn diff_permissions(drift: &[secrets::Drift], d: &mut Diff) {
+    for x in drift {
+        d.set(x.field, &x.old, &x.new);
     }
 }
 
-/// Puts the secret file's mode back, under its lock, when the diff asks for it.
-pub async fn repair_mode(target: &Target, diff: &Diff) -> Result<(), Error> {
-    if diff.has(MODE_FIELD) {
+/// Puts the secret file's mode, owner and group back, under its lock, when the diff asks for it.
+pub async fn repair_permissions(target: &Target, diff: &Diff) -> Result<(), Error> {
+    if [secrets::MODE_FIELD, secrets::OWNER_FIELD, secrets::GROUP_FIELD].iter().any(|f| diff.has(f)) {
         let lock = target.lock().await?;
-        target.repair_mode(&lock)?;
+        target.repair(&lock)?;
     }
     Ok(())
 }
@@ -369,13 +366,19 @@ mod tests {
     }
 
     #[test]
-    fn a_drifted_mode_is_a_change_to_put_back() {
-        let t = Target::new("/k.sls", None);
+    fn drifted_permissions_are_changes_to_put_back() {
         let mut d = Diff::default();
-        diff_mode(&t, Some(0o600), &mut d);
-        diff_mode(&t, None, &mut d);
+        diff_permissions(&[], &mut d);
         assert!(d.is_empty());
-        diff_mode(&t, Some(0o644), &mut d);
-        assert_eq!(d.changes(), json!({"old": {MODE_FIELD: "0644"}, "new": {MODE_FIELD: "0600"}}));
+        let drift = |field, old: &str, new: &str| secrets::Drift { field, old: old.into(), new: new.into() };
+        diff_permissions(
+            &[drift(secrets::MODE_FIELD, "0644", "0600"), drift(secrets::GROUP_FIELD, "0", "salt")],
+            &mut d,
+        );
+        assert_eq!(
+            d.changes(),
+            json!({"old": {"secret_file_mode": "0644", "secret_file_group": "0"},
+                   "new": {"secret_file_mode": "0600", "secret_file_group": "salt"}})
+        );
     }
 }

@@ -23,6 +23,14 @@ const MAX_VERSIONS: usize = 5;
 /// `bucket_access` and `document`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "not" = {"required": ["bucket_access", "document"]},
+    "anyOf" = [
+        {"required": ["bucket_access"]},
+        {"required": ["document"]},
+        {"required": ["ensure"], "properties": {"ensure": {"const": "absent"}}}
+    ]
+))]
 pub struct Spec {
     /// `present` (default) or `absent`. Deleting a policy detaches it from every user, group and role first.
     #[serde(default)]

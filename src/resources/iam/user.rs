@@ -58,11 +58,28 @@ pub struct AccessKey {
     /// A key in sync with its file is never rotated; remove the file to rotate it.
     #[serde(default)]
     pub rotate: bool,
+    /// The secret file's permission bits, as octal text (default `"0600"`); the owner always has
+    /// read and write, others nothing. Enforced on every run.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^0?[0-7]{3}$"))]
+    pub mode: Option<String>,
+    /// The user that owns the secret file (name or numeric id); default: whoever runs ocp-aws.
+    /// Enforced on every run.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The group that owns the secret file (name or numeric id), e.g. `salt` with `mode: "0640"`
+    /// so that a Salt master running as `salt` can read it. Enforced on every run.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 impl AccessKey {
     fn target(&self) -> Target {
-        Target::new(&self.secret_file, self.pillar_key.as_deref())
+        Target::new(&self.secret_file, self.pillar_key.as_deref()).with_permissions(
+            self.mode.as_deref(),
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        )
     }
 }
 
@@ -80,9 +97,9 @@ pub struct Observed {
     /// The access key id the secret file holds, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_file_key: Option<String>,
-    /// The secret file's mode, if it exists.
+    /// How the secret file's mode, owner and group differ from the settings.
     #[serde(skip)]
-    pub secret_file_mode: Option<u32>,
+    pub secret_file_drift: Vec<secrets::Drift>,
 }
 
 /// The access key id in a user's secret file section.
@@ -108,6 +125,13 @@ impl Kind for User {
         validate::iam_name(name, 64, path, errors);
         if let Some(k) = &spec.access_key {
             validate::secret_file(&k.secret_file, &format!("{path}.access_key.secret_file"), errors);
+            validate::permissions(
+                k.mode.as_deref(),
+                k.owner.as_deref(),
+                k.group.as_deref(),
+                &format!("{path}.access_key"),
+                errors,
+            );
             if let Some(key) = &k.pillar_key {
                 validate::pillar_key(key, &format!("{path}.access_key.pillar_key"), errors);
             }
@@ -142,12 +166,17 @@ impl Kind for User {
             (Some(k), Ensure::Present) => {
                 // Held until the keys are listed, so that the file and the keys are seen as one.
                 let lock = k.target().lock_shared(!cx.test()).await?;
-                (Some((k.target().read()?.as_ref().and_then(key_in), k.target().mode()?)), lock)
+                (Some((k.target().read()?.as_ref().and_then(key_in), k.target().drift()?)), lock)
             }
             _ => (None, None),
         };
-        let mut o =
-            Observed { policies: None, groups: None, access_keys: None, secret_file_key: None, secret_file_mode: None };
+        let mut o = Observed {
+            policies: None,
+            groups: None,
+            access_keys: None,
+            secret_file_key: None,
+            secret_file_drift: Vec::new(),
+        };
         let present = spec.ensure == Ensure::Present;
         let (policies, groups, keys) = (spec.policies.is_some(), spec.groups.is_some(), file.is_some());
         if !present || !(policies || groups || keys) {
@@ -169,7 +198,7 @@ impl Kind for User {
         o.groups = groups.flatten().map(sorted);
         o.access_keys = keys.flatten();
         if let Some((key, mode)) = file {
-            (o.secret_file_key, o.secret_file_mode) = (key, mode);
+            (o.secret_file_key, o.secret_file_drift) = (key, mode);
         }
         Ok(Some(o))
     }
@@ -201,7 +230,7 @@ impl Kind for User {
         }
         if let (Some(k), Some(keys)) = (&spec.access_key, &o.access_keys) {
             access_key::diff("access_key", name, &k.secret_file, k.rotate, keys, o.secret_file_key.as_deref(), &mut d);
-            access_key::diff_mode(&k.target(), o.secret_file_mode, &mut d);
+            access_key::diff_permissions(&o.secret_file_drift, &mut d);
         }
         d
     }
@@ -283,7 +312,7 @@ async fn apply_user(
             secrets::mapping([("aws_access_key_id", id), ("aws_secret_access_key", secret)])
         })
         .await?;
-        access_key::repair_mode(&k.target(), diff).await?;
+        access_key::repair_permissions(&k.target(), diff).await?;
     }
     Ok(())
 }
@@ -398,7 +427,14 @@ mod tests {
     use super::*;
 
     fn key(rotate: bool) -> AccessKey {
-        AccessKey { secret_file: "/srv/pillar/private/k.sls".into(), pillar_key: Some("backup".into()), rotate }
+        AccessKey {
+            secret_file: "/srv/pillar/private/k.sls".into(),
+            pillar_key: Some("backup".into()),
+            rotate,
+            mode: None,
+            owner: None,
+            group: None,
+        }
     }
 
     #[test]

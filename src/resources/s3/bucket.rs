@@ -69,12 +69,15 @@ pub struct LifecycleRule {
     pub enabled: bool,
     /// Expire current object versions this many days after they were created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2147483647))]
     pub expire_days: Option<u32>,
     /// Delete incomplete multipart uploads this many days after they were started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2147483647))]
     pub abort_incomplete_multipart_days: Option<u32>,
     /// Permanently delete noncurrent object versions this many days after they became noncurrent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2147483647))]
     pub noncurrent_expire_days: Option<u32>,
     /// Remove delete markers that have no versions left. AWS rejects this in the same rule as
     /// `expire_days`; put it in a rule of its own.

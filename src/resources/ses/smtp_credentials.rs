@@ -30,6 +30,10 @@ pub const SMTP_PORT: u16 = 587;
 /// SMTP credentials for SES. The Pillar key is the IAM user's name, e.g. `ses-smtp-user`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"required": ["secret_file"]},
+    {"required": ["ensure"], "properties": {"ensure": {"const": "absent"}}}
+]))]
 pub struct Spec {
     /// `present` (default) or `absent` (deletes the IAM user and its keys).
     #[serde(default)]
@@ -52,12 +56,29 @@ pub struct Spec {
     /// then delete the old key. Without it, those cases fail and say so.
     #[serde(default)]
     pub rotate: bool,
+    /// The secret file's permission bits, as octal text (default `"0600"`); the owner always has
+    /// read and write, others nothing. Enforced on every run.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^0?[0-7]{3}$"))]
+    pub mode: Option<String>,
+    /// The user that owns the secret file (name or numeric id); default: whoever runs ocp-aws.
+    /// Enforced on every run.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The group that owns the secret file (name or numeric id), e.g. `salt` with `mode: "0640"`
+    /// so that a Salt master running as `salt` can read it. Enforced on every run.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 common_spec!(Spec);
 
 impl Spec {
     fn target(&self) -> Target {
-        Target::new(&self.secret_file, self.pillar_key.as_deref())
+        Target::new(&self.secret_file, self.pillar_key.as_deref()).with_permissions(
+            self.mode.as_deref(),
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        )
     }
     fn smtp_regions(&self) -> Vec<String> {
         let mut r = self
@@ -130,9 +151,9 @@ pub struct Observed {
     pub secret_file_key: Option<String>,
     /// Regions the secret file has a password for.
     pub secret_file_regions: Vec<String>,
-    /// The secret file's mode, if it exists.
+    /// How the secret file's mode, owner and group differ from the settings.
     #[serde(skip)]
-    pub secret_file_mode: Option<u32>,
+    pub secret_file_drift: Vec<crate::secrets::Drift>,
 }
 
 /// The key id (SMTP user name) in the secret file's section: every region's entry holds the same.
@@ -168,6 +189,7 @@ impl Kind for SmtpCredentials {
             } else {
                 validate::secret_file(&spec.secret_file, &format!("{path}.secret_file"), errors);
             }
+            validate::permissions(spec.mode.as_deref(), spec.owner.as_deref(), spec.group.as_deref(), path, errors);
             if let Some(key) = &spec.pillar_key {
                 validate::pillar_key(key, &format!("{path}.pillar_key"), errors);
             }
@@ -184,12 +206,14 @@ impl Kind for SmtpCredentials {
         // anything is created.
         // Held until the keys are listed, so that the file and the keys are seen as one.
         let _consistent = match spec.ensure {
-            Ensure::Present => spec.target().lock_shared(!cx.test()).await?,
+            Ensure::Present if !spec.secret_file.is_empty() => spec.target().lock_shared(!cx.test()).await?,
+            Ensure::Present => None,
             Ensure::Absent => None,
         };
+        // Describing needs no file: without one, only what AWS has is read.
         let (file, mode) = match spec.ensure {
-            Ensure::Present => (spec.target().read()?, spec.target().mode()?),
-            Ensure::Absent => (None, None),
+            Ensure::Present if !spec.secret_file.is_empty() => (spec.target().read()?, spec.target().drift()?),
+            _ => (None, Vec::new()),
         };
         let mut o = Observed {
             user: name.to_string(),
@@ -198,7 +222,7 @@ impl Kind for SmtpCredentials {
             access_keys: Vec::new(),
             secret_file_key: None,
             secret_file_regions: Vec::new(),
-            secret_file_mode: mode,
+            secret_file_drift: mode,
         };
         if spec.ensure == Ensure::Absent {
             let found = iam.get_user().user_name(name).send().await.none_if("GetUser", &[code::NO_SUCH_ENTITY])?;
@@ -296,7 +320,7 @@ impl Kind for SmtpCredentials {
                 ));
             }
         }
-        access_key::diff_mode(&spec.target(), o.secret_file_mode, &mut d);
+        access_key::diff_permissions(&o.secret_file_drift, &mut d);
         d
     }
 
@@ -361,7 +385,7 @@ async fn apply_credentials(
         file_values(&regions, id, secret)
     })
     .await?;
-    access_key::repair_mode(&spec.target(), diff).await
+    access_key::repair_permissions(&spec.target(), diff).await
 }
 
 #[cfg(test)]
@@ -392,7 +416,7 @@ mod tests {
             access_keys: vec![KeyInfo { id: "AK1".into(), active: true }],
             secret_file_key: Some("AK1".into()),
             secret_file_regions: regions.iter().map(|r| r.to_string()).collect(),
-            secret_file_mode: Some(0o600),
+            secret_file_drift: Vec::new(),
         }
     }
 
