@@ -95,7 +95,7 @@ pub async fn handle(input: &[u8]) -> Outcome {
     match parse_request(input) {
         Ok(Request::State(r)) => state(&r).await,
         Ok(Request::Converge(r)) => {
-            let done = converge(&r.params, &r.connection, r.test, r.concurrency).await;
+            let done = converge_only(&r.params, &r.connection, r.test, r.concurrency, r.only.as_deref()).await;
             Outcome { response: Response::Converge(done.returns), status: done.status }
         }
         Ok(Request::Call(r)) if r.function == "validate" => {
@@ -217,6 +217,17 @@ pub struct Converged {
 /// Converges a whole `ocp_aws` Pillar value, `concurrency` resources at a time (default: the
 /// engine's). An invalid Pillar is one failed return named `ocp_aws` listing every error.
 pub async fn converge(params: &Value, conn: &Connection, test: bool, concurrency: Option<usize>) -> Converged {
+    converge_only(params, conn, test, concurrency, None).await
+}
+
+/// Converges the resources of a Pillar value whose ids are in `only` (all when `None`).
+pub async fn converge_only(
+    params: &Value,
+    conn: &Connection,
+    test: bool,
+    concurrency: Option<usize>,
+    only: Option<&[String]>,
+) -> Converged {
     let refused = |e: Error| {
         let status = exit_status(&e);
         Converged { returns: vec![StateReturn::failed(pillar::ROOT, sentence(&e))], status, calls: CallLog::default() }
@@ -224,6 +235,13 @@ pub async fn converge(params: &Value, conn: &Connection, test: bool, concurrency
     let nodes = match pillar::plan(params, conn.region.as_deref()) {
         Ok(n) => n,
         Err(e) => return refused(e),
+    };
+    let nodes = match only {
+        None => nodes,
+        Some(ids) => match pillar::only(nodes, ids) {
+            Ok(n) => n,
+            Err(e) => return refused(e),
+        },
     };
     let engine = match Engine::new(conn, test).await {
         Ok(e) => e,

@@ -367,6 +367,40 @@ fn check_secret_files(nodes: &[Node], errors: &mut Vec<Invalid>) {
     }
 }
 
+/// The nodes whose ids are in `ids`, in the same order, with dependencies on the others dropped
+/// (the caller runs those itself). An id that is not in the plan is an invalid request.
+pub fn only(nodes: Vec<Node>, ids: &[String]) -> Result<Vec<Node>, Error> {
+    let known: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
+    let unknown: Vec<Invalid> = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !known.contains_key(*id))
+        .map(|(i, id)| {
+            Invalid::new(
+                format!("request.only[{i}]"),
+                format!("{} is not a resource of the Pillar", validate::quote(id)),
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::Invalid(unknown));
+    }
+    let keep: Vec<bool> = nodes.iter().map(|n| ids.contains(&n.id())).collect();
+    let mut new_index = vec![None; nodes.len()];
+    for (new, old) in (0..nodes.len()).filter(|&i| keep[i]).enumerate() {
+        new_index[old] = Some(new);
+    }
+    Ok(nodes
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(mut n, _)| {
+            n.deps = n.deps.iter().filter_map(|&d| new_index[d]).collect();
+            n
+        })
+        .collect())
+}
+
 /// Orders nodes so that each comes after its dependencies; among ready nodes, kinds keep their
 /// declared order (buckets, policies, groups, users) and names their sorted order (a Pillar mapping
 /// has no order of its own once Salt has rendered it).

@@ -70,6 +70,10 @@ pub struct ConvergeRequest {
     /// How many resources to work on at once (default: the engine's).
     #[serde(default)]
     pub concurrency: Option<usize>,
+    /// Converge only these resources (`kind name` ids, as `expand` gives them), after checking the
+    /// whole Pillar: what the Salt formula runs at once for a Salt run. Each must be in the Pillar.
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
 }
 
 /// `op: call`: a read-only execution function.

@@ -253,6 +253,7 @@ def converge(
     endpoint_url=None,
     timeout=None,
     attempts=None,
+    only=None,
 ):
     """
     Converge a whole ``ocp_aws`` pillar value in one run of the binary and return its state returns,
@@ -273,6 +274,9 @@ def converge(
             "test": bool(test),
             "connection": _connection(region, key, keyid, profile, endpoint_url, timeout, attempts),
         }
+        if only is not None:
+            # Only these resources (``kind name`` ids), after the whole Pillar is checked.
+            request["only"] = list(only)
         response = _run(request)
     except CommandExecutionError as error:
         return [{"id": "ocp_aws", "name": "ocp_aws", "result": False, "changes": {}, "comment": str(error)}]
@@ -350,7 +354,15 @@ def expand(pillar=None):
 
         salt-call ocp_aws.expand
     """
-    return _call("expand", params=_pillar(pillar))
+    pillar = _pillar(pillar)
+    plan = _call("expand", params=pillar)
+    if not plan.get("errors"):
+        # For the states of this run: the first ocp_aws state converges every resource the formula
+        # rendered in one process, and each state then returns its own (see the state module).
+        rendered = __context__.setdefault("ocp_aws.plan", {"pillar": pillar, "states": {}})
+        if rendered["pillar"] == pillar:
+            rendered["states"].update({state["id"]: state for state in plan.get("states", [])})
+    return plan
 
 
 def _domain_params(region, zone, receiving, dmarc, **extra):

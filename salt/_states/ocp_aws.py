@@ -40,6 +40,71 @@ KINDS = (
 SALT_KEYWORDS = frozenset(("env", "saltenv", "pillarenv", "test"))
 
 
+# Keys of a compiled state (a "chunk") that are Salt's own, not the state's arguments.
+CHUNK_KEYS = frozenset(("state", "fun", "name", "__id__", "__sls__", "__env__", "order", "__run_num__"))
+# Requisites a chunk can carry once Salt has compiled the `_in` forms onto their targets.
+REQUISITES = frozenset(
+    (
+        "require", "require_any", "watch", "watch_any", "onchanges", "onchanges_any", "onfail",
+        "onfail_any", "onfail_all", "prereq", "use", "listen", "require_in", "watch_in", "onchanges_in",
+        "onfail_in", "prereq_in", "use_in", "listen_in",
+    )
+)
+
+
+def _batchable(chunk, plan):
+    """Whether a compiled state is exactly one the formula rendered from ``plan``, requiring only other
+    states of the formula: then its result can come from one converge of the whole plan."""
+    entry = plan["states"].get(chunk.get("__id__"))
+    if chunk.get("state") != "ocp_aws" or entry is None:
+        return False
+    if chunk.get("fun") != entry["function"] or chunk.get("name") != entry["name"]:
+        return False
+    arguments = {k: v for k, v in chunk.items() if k not in CHUNK_KEYS and k not in REQUISITES}
+    if {k: v for k, v in arguments.items() if not k.startswith("__")} != entry["params"]:
+        return False  # changed or extra arguments (test, a connection): it runs on its own
+    for requisite in REQUISITES.intersection(chunk):
+        if requisite != "require":
+            return False  # onchanges, watch, prereq, ...: Salt decides whether and when it runs
+        for target in chunk[requisite]:
+            if not (isinstance(target, dict) and set(target) == {"ocp_aws"} and target["ocp_aws"] in plan["states"]):
+                return False  # it waits for a state outside the formula
+    return True
+
+
+def _batch():
+    """The returns of one converge of every resource of this run that can go together, by state id.
+
+    Run by the first ``ocp_aws`` state of a Salt run that rendered the formula, kept for the others in
+    ``__context__``. A state whose arguments or requisites differ from the plan's runs on its own, as
+    does one that requires such a state; Salt skips a state whose requisite failed before calling it,
+    and the binary skips the same ones, so both agree.
+    """
+    if "ocp_aws.batch" in __context__:
+        return __context__["ocp_aws.batch"]
+    plan = __context__.get("ocp_aws.plan")
+    chunks = [c for c in (__lowstate__ or []) if isinstance(c, dict)]  # pylint: disable=undefined-variable
+    if not plan or not chunks:
+        __context__["ocp_aws.batch"] = {}
+        return {}
+    ids = {c["__id__"] for c in chunks if _batchable(c, plan)}
+    # A state that requires one that runs on its own runs on its own too (repeat until stable).
+    changed = True
+    while changed:
+        changed = False
+        for chunk in chunks:
+            if chunk.get("__id__") in ids and any(t["ocp_aws"] not in ids for t in chunk.get("require", [])):
+                ids.discard(chunk["__id__"])
+                changed = True
+    returns = []
+    if ids:
+        ordered = [sid for sid in plan["states"] if sid in ids]
+        returns = __salt__["ocp_aws.converge"](plan["pillar"], test=__opts__.get("test", False), only=ordered)
+    batch = {ret["id"]: ret for ret in returns if ret.get("id") in ids}
+    __context__["ocp_aws.batch"] = batch
+    return batch
+
+
 def _params(kwargs):
     """Return the resource settings in a state's keyword arguments."""
     return {
@@ -63,6 +128,9 @@ def _state_function(kind, action):
         attempts=None,
         **params,
     ):
+        batched = _batch().get(__low__.get("__id__"))  # pylint: disable=undefined-variable
+        if batched is not None and __low__.get("name") == name:  # pylint: disable=undefined-variable
+            return {key: batched[key] for key in ("name", "result", "changes", "comment")}
         return __salt__["ocp_aws.run_state"](
             kind,
             action,

@@ -262,3 +262,23 @@ fn concurrency_bounds_how_many_requests_are_in_flight() {
     let four = peak("4");
     assert!((2..=4).contains(&four), "up to four resources at once: {four} requests were in flight");
 }
+
+#[test]
+fn converge_only_some_resources_of_a_checked_pillar() {
+    let (kept, left) = (unique("only"), unique("only-left"));
+    let pillar = json!({"region": "eu-west-2", "s3": {"buckets": {&kept: {}, &left: {}}}});
+    let keyid = unique_keyid();
+    let request = |only: Value| {
+        json!({"version": 1, "op": "converge", "params": pillar, "only": only, "test": true,
+               "connection": {"endpoint_url": endpoint(), "keyid": keyid, "key": "testing"}})
+        .to_string()
+    };
+    let (status, out, _) = binary(&["stdio"], &request(json!([format!("s3.bucket {kept}")])));
+    assert_eq!(status, 0, "{out}");
+    let returns: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = returns.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [format!("s3.bucket {kept}")]);
+    let (status, out, _) = binary(&["stdio"], &request(json!(["s3.bucket not-in-the-pillar"])));
+    assert_eq!(status, 2, "{out}");
+    assert!(out.contains("request.only[0]"), "{out}");
+}
