@@ -42,7 +42,7 @@ done <"$unit/missed.txt"
 whole="$out/whole/mutants.out"
 rm -rf "$whole"
 if [ ${#filters[@]} -gt 0 ]; then
-  cargo mutants --output "$out/whole" --no-config --baseline=skip --timeout 180 "${filters[@]}" -- -- --test-threads=4 || results $?
+  cargo mutants --output "$out/whole" --no-config --baseline=skip --timeout 180 "${filters[@]}" -- -- --test-threads=2 || results $?
 fi
 caught=$(($(count "$unit/caught.txt") + $(count "$whole/caught.txt")))
 missed=$(count "$whole/missed.txt")
