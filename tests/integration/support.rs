@@ -34,9 +34,9 @@ fn start_moto() -> String {
     let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/moto_server.py");
     // moto plus the project's SES v2 extension, with AWS-managed policies to attach. It runs in a
     // temp folder (moto's recorder writes there) and stops when this test process ends: a watcher
-    // shell kills it then.
+    // shell kills it then (`exec`, so that `$!` is the server itself and not a shell around it).
     let script = format!(
-        "cd \"$(mktemp -d)\" && MOTO_IAM_LOAD_MANAGED_POLICIES=true {venv}/bin/python {launcher} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+        "(cd \"$(mktemp -d)\" && MOTO_IAM_LOAD_MANAGED_POLICIES=true exec {venv}/bin/python {launcher} -H 127.0.0.1 -p {port}) >/dev/null 2>&1 & m=$!; \
          while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $m",
         pid = std::process::id()
     );
