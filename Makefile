@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(CACHE)/target
 export OCP_AWS_VENV ?= $(CACHE)/venv
 export AWS_EC2_METADATA_DISABLED = true
 
-.PHONY: build venv test demo schema bench fuzz
+.PHONY: build venv test demo schema bench fuzz mutants
 
 build:
 	cargo build --locked
@@ -23,6 +23,12 @@ demo: build venv
 # The Pillar and request parsers, with many more generated inputs than `make test` runs.
 fuzz:
 	PROPTEST_CASES=$${PROPTEST_CASES:-20000} cargo test --locked --test integration fuzz
+
+# Mutation testing: do the tests catch a deliberate mistake in the diffs, the driver and scheduler, secret
+# files and the Pillar? Installs cargo-mutants under $(CACHE)/tools when missing. ARGS go to cargo-mutants,
+# e.g. ARGS="-f src/engine.rs" or ARGS="--shard 0/8 --sharding round-robin".
+mutants: venv
+	OCP_AWS_TOOLS=$(CACHE)/tools tests/mutants.sh $(ARGS)
 
 schema:
 	cargo run -q --locked -- schema > schema/pillar.schema.json

@@ -324,4 +324,26 @@ mod tests {
         assert_eq!(before.done(&after).changes(), json!({"old": {"a": 1}, "new": {"a": 2}}));
         assert!(before.done(&Diff::creating()).is_empty());
     }
+
+    #[test]
+    fn a_creation_has_no_old_values_and_names_its_fields_in_order() {
+        let mut d = Diff::creating();
+        d.set("region", (), "eu-west-2");
+        d.set("lifecycle", (), [1]);
+        assert_eq!(d.changes(), json!({"old": null, "new": {"region": "eu-west-2", "lifecycle": [1]}}));
+        assert_eq!(d.field_names(), "region, lifecycle");
+        assert!(d.has("lifecycle") && !d.has("policies"));
+        assert!(!Diff::default().has("region"));
+        assert_eq!(Diff::default().field_names(), "");
+    }
+
+    #[test]
+    fn a_diff_with_fields_is_not_empty_even_when_not_creating() {
+        let mut d = Diff::default();
+        d.set("a", 1, 2);
+        assert!(!d.is_empty());
+        let mut notes_only = Diff::default();
+        notes_only.notes.push("Sending: enabled.".into());
+        assert!(notes_only.is_empty(), "notes are not changes");
+    }
 }

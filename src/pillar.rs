@@ -496,3 +496,181 @@ mod tests {
         assert!(for_describe(KindId::IamPolicy, "p", &json!({"nope": 1}), None).is_err());
     }
 }
+
+/// The order of work, references and the checks across entries.
+#[cfg(test)]
+mod plan_tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn ids(nodes: &[Node]) -> Vec<String> {
+        nodes.iter().map(Node::id).collect()
+    }
+
+    /// The problems `plan` finds, as `path: message` lines.
+    fn refused(value: Value) -> Vec<String> {
+        match plan(&value, None) {
+            Err(Error::Invalid(errors)) => errors.iter().map(ToString::to_string).collect(),
+            other => panic!("expected the Pillar to be refused, got {other:?}"),
+        }
+    }
+
+    fn user(file: &str, key: Option<&str>) -> Value {
+        json!({"access_key": {"secret_file": file, "pillar_key": key}})
+    }
+
+    fn users(entries: Value) -> Value {
+        json!({"iam": {"users": entries}})
+    }
+
+    #[test]
+    fn resources_come_after_what_they_reference_and_kinds_keep_their_order() {
+        let pillar = json!({
+            "iam": {
+                "users": {"u1": {"policies": ["p1"], "groups": ["g1"]}, "u0": {}},
+                "groups": {"g1": {"policies": ["p1"]}},
+                "policies": {"p1": {"bucket_access": "bkt-1"}},
+            },
+            "s3": {"buckets": {"bkt-1": {}}},
+        });
+        let nodes = plan(&pillar, None).unwrap();
+        assert_eq!(ids(&nodes), ["s3.bucket bkt-1", "iam.policy p1", "iam.group g1", "iam.user u0", "iam.user u1"]);
+        let deps = |i: usize| nodes[i].deps.iter().map(|&d| nodes[d].id()).collect::<Vec<_>>();
+        assert_eq!(deps(2), ["iam.policy p1"]);
+        assert_eq!(deps(4), ["iam.policy p1", "iam.group g1"]);
+        assert!(deps(3).is_empty());
+        assert_eq!(nodes[4].path(), "ocp_aws.iam.users.u1");
+        assert_eq!(nodes[4].params, json!({"policies": ["p1"], "groups": ["g1"]}));
+    }
+
+    #[test]
+    fn absent_resources_are_deleted_before_what_they_may_reference() {
+        // The user no longer names the policy, yet it goes first: its attachment may still exist.
+        let pillar = json!({"iam": {
+            "users": {"u1": {"ensure": "absent"}},
+            "policies": {"p1": {"ensure": "absent"}},
+            "groups": {"g1": {"ensure": "absent", "policies": ["p1"]}},
+        }});
+        let nodes = plan(&pillar, None).unwrap();
+        assert_eq!(ids(&nodes), ["iam.user u1", "iam.group g1", "iam.policy p1"]);
+        assert!(nodes.iter().all(|n| n.ensure == Ensure::Absent));
+        // A present resource keeps its place: only absent ones are reordered.
+        let pillar = json!({
+            "iam": {"users": {"u1": {"ensure": "absent"}}, "policies": {"p1": {"bucket_access": "bkt-1"}}},
+            "s3": {"buckets": {"bkt-1": {}}},
+        });
+        assert_eq!(ids(&plan(&pillar, None).unwrap()), ["s3.bucket bkt-1", "iam.policy p1", "iam.user u1"]);
+    }
+
+    #[test]
+    fn a_reference_must_name_a_present_resource() {
+        let errors = refused(users(json!({"u1": {"policies": ["nope"]}})));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("ocp_aws.iam.users.u1.policies[0]: names iam.policy"), "{errors:?}");
+        assert!(errors[0].ends_with("which is not in ocp_aws.iam.policies"), "{errors:?}");
+        let pillar = json!({"iam": {"users": {"u1": {"policies": ["p1"]}}, "policies": {"p1": {"ensure": "absent"}}}});
+        let errors = refused(pillar);
+        assert!(errors[0].ends_with("which has `ensure: absent`"), "{errors:?}");
+        // Absent and referring to a present resource: nothing to check, nothing to wait for.
+        let pillar = json!({
+            "iam": {"users": {"u1": {"ensure": "absent", "policies": ["p1"]}}, "policies": {"p1": {"bucket_access": "bkt-1"}}},
+            "s3": {"buckets": {"bkt-1": {}}},
+        });
+        let nodes = plan(&pillar, None).unwrap();
+        let user = nodes.iter().find(|n| n.kind == KindId::IamUser).unwrap();
+        assert!(user.deps.is_empty(), "{nodes:?}");
+    }
+
+    #[test]
+    fn regions_come_from_the_resource_the_pillar_or_the_default() {
+        let pillar = json!({"s3": {"buckets": {"bkt-1": {}, "bkt-2": {"region": "eu-west-2"}}}});
+        let regions = |nodes: Vec<Node>| nodes.into_iter().map(|n| n.region).collect::<Vec<_>>();
+        assert_eq!(regions(plan(&pillar, Some("eu-west-1")).unwrap()), ["eu-west-1", "eu-west-2"]);
+        assert_eq!(regions(plan(&pillar, None).unwrap()), [DEFAULT_REGION, "eu-west-2"]);
+        let mut with_region = pillar.clone();
+        with_region["region"] = json!("us-west-2");
+        assert_eq!(regions(plan(&with_region, Some("eu-west-1")).unwrap()), ["us-west-2", "eu-west-2"]);
+        with_region["region"] = json!("mars-north-1");
+        assert_eq!(refused(with_region)[0].split(':').next(), Some("ocp_aws.region"));
+        assert!(plan(&Value::Null, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn one_secret_file_section_has_one_writer() {
+        // Distinct keys of one file, or distinct files: accepted.
+        let ok = users(json!({"a": user("/srv/s.sls", Some("a")), "b": user("/srv/s.sls", Some("b"))}));
+        assert_eq!(plan(&ok, None).unwrap().len(), 2);
+        let ok = users(json!({"a": user("/srv/a.sls", Some("k")), "b": user("/srv/b.sls", Some("k"))}));
+        assert_eq!(plan(&ok, None).unwrap().len(), 2);
+        let ok = users(json!({"a": user("/srv/a.sls", None), "b": user("/srv/b.sls", None)}));
+        assert_eq!(plan(&ok, None).unwrap().len(), 2);
+        // An absent resource writes nothing.
+        let mut gone = user("/srv/s.sls", None);
+        gone["ensure"] = json!("absent");
+        assert_eq!(plan(&users(json!({"a": user("/srv/s.sls", None), "b": gone})), None).unwrap().len(), 2);
+
+        // The same section, spelled differently.
+        let errors = refused(users(json!({"a": user("/srv/s.sls", Some("k")), "b": user("/srv//./s.sls", Some("k"))})));
+        assert_eq!(errors, ["ocp_aws.iam.users.b.access_key.secret_file: /srv//./s.sls is already written under `k` by ocp_aws.iam.users.a.access_key.secret_file"]);
+        let errors = refused(users(json!({"a": user("/srv/s.sls", None), "b": user("/srv/s.sls", None)})));
+        assert_eq!(errors, ["ocp_aws.iam.users.b.access_key.secret_file: /srv/s.sls is already written by ocp_aws.iam.users.a.access_key.secret_file"]);
+        // A whole file and a section of it, in either order.
+        for (a, b) in [(None, Some("k")), (Some("k"), None)] {
+            let errors = refused(users(json!({"a": user("/srv/s.sls", a), "b": user("/srv/s.sls", b)})));
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(
+                errors[0].contains("is shared with ocp_aws.iam.users.a.access_key.secret_file: give both a pillar_key"),
+                "{errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_aws_object_has_one_entry() {
+        let errors = refused(users(json!({"u1": {}, "U1": {}})));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("ocp_aws.iam.users.u1: is the same AWS object as ocp_aws.iam.users.U1"),
+            "{errors:?}"
+        );
+        let ok = json!({"s3": {"buckets": {"bkt-1": {}, "bkt-2": {}}}});
+        assert_eq!(plan(&ok, None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_path_of_the_value() {
+        let e = deserialize::<Vec<u32>>(json!([1, "x"]), "top").unwrap_err().to_string();
+        assert!(e.starts_with("top[1]:"), "{e}");
+        let e = deserialize::<BTreeMap<String, u32>>(json!({"k": "x"}), "top").unwrap_err().to_string();
+        assert!(e.starts_with("top.k:"), "{e}");
+        let e = deserialize::<u32>(json!("x"), "top").unwrap_err().to_string();
+        assert!(e.starts_with("top:"), "{e}");
+        let e = from_document("other: 1\n").unwrap_err().to_string();
+        assert!(e.contains("no top-level `ocp_aws` key"), "{e}");
+        assert!(from_document("- 1\n").unwrap_err().to_string().contains("expected a mapping"));
+        assert_eq!(from_document("ocp_aws:\n  region: eu-west-2\n").unwrap(), json!({"region": "eu-west-2"}));
+    }
+
+    #[test]
+    fn one_resource_for_a_state() {
+        let node = single(KindId::S3Bucket, "bkt-1", &json!({}), false, Some("eu-west-1")).unwrap();
+        assert_eq!(
+            (node.id(), node.region.as_str(), node.ensure),
+            ("s3.bucket bkt-1".into(), "eu-west-1", Ensure::Present)
+        );
+        let node = single(KindId::S3Bucket, "bkt-1", &json!({"region": "eu-west-2"}), true, None).unwrap();
+        assert_eq!((node.region.as_str(), node.ensure), ("eu-west-2", Ensure::Absent));
+        assert_eq!(single(KindId::S3Bucket, "bkt-1", &Value::Null, false, None).unwrap().region, DEFAULT_REGION);
+        let e = single(KindId::S3Bucket, "bkt-1", &json!({}), false, Some("nowhere")).unwrap_err().to_string();
+        assert!(e.contains("connection.region"), "{e}");
+        let e = single(KindId::S3Bucket, "bkt-1", &json!({"region": "nowhere"}), false, None).unwrap_err().to_string();
+        assert!(e.contains("ocp_aws.s3.buckets.bkt-1.region"), "{e}");
+        // The SES account settings are one entry per region, named after it.
+        let node = single(KindId::SesAccount, "eu-west-2", &json!({}), false, Some("us-east-1")).unwrap();
+        assert_eq!(node.region, "eu-west-2");
+        assert!(single(KindId::SesAccount, "nowhere", &json!({}), false, None).is_err());
+    }
+}

@@ -297,4 +297,26 @@ mod tests {
         let text = run.unsteady(Duration::from_secs(180));
         assert!(text.ends_with("2 of the 10 reads in a row needed agreed"), "{text}");
     }
+
+    #[test]
+    fn budgets_read_as_whole_seconds_or_hundredths_below_one() {
+        // Whatever scale the environment sets, the text shows the scaled budget.
+        let scale = crate::aws::consistency_scale();
+        assert_eq!(seconds(Duration::from_secs_f64(180.0 / scale)), "180 s");
+        assert_eq!(seconds(Duration::from_secs_f64(1.0 / scale)), "1 s");
+        assert_eq!(seconds(Duration::from_secs_f64(0.5 / scale)), "0.50 s");
+        let text = Run::new(3).unsteady(Duration::from_secs_f64(60.0 / scale));
+        assert_eq!(text, "AWS did not show it steadily within 60 s: 0 of the 3 reads in a row needed agreed");
+    }
+
+    #[test]
+    fn sentences_skip_empty_parts_and_reasons_lose_their_period() {
+        assert_eq!(
+            sentence(["S3 bucket b created.".to_string(), String::new(), "Note.".to_string()]),
+            "S3 bucket b created. Note."
+        );
+        assert_eq!(sentence([String::new()]), "");
+        assert_eq!(reason(&Error::Refused("AWS said no.".into())), "AWS said no");
+        assert_eq!(reason(&Error::Refused("AWS said no".into())), "AWS said no");
+    }
 }

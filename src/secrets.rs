@@ -734,4 +734,98 @@ mod tests {
         drop(readers);
         rt.block_on(t.lock_within(Duration::from_millis(150), true, true)).unwrap();
     }
+
+    #[test]
+    fn a_waiting_run_gets_the_lock_once_it_is_released() {
+        let file = tmp("lock-handover");
+        let t = Target::new(&file, Some("k"));
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let held = rt.block_on(t.lock()).unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+        });
+        let start = Instant::now();
+        let waited = rt.block_on(t.lock_within(Duration::from_secs(20), true, true));
+        releaser.join().unwrap();
+        assert!(waited.unwrap().is_some(), "the lock was released, so the waiter must get it");
+        assert!(start.elapsed() >= Duration::from_millis(150), "it waited for the holder: {:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_lock_file_that_cannot_be_opened_is_an_error() {
+        let file = tmp("lock-is-a-folder");
+        let t = Target::new(&file, Some("k"));
+        fs::create_dir_all(t.lock_path()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let e = rt.block_on(t.lock()).unwrap_err().to_string();
+        assert!(e.contains("lock file"), "{e}");
+        assert!(rt.block_on(t.lock_shared(false)).is_err(), "only a missing lock file means nobody locked it");
+    }
+
+    #[test]
+    fn reading_without_creating_makes_no_lock_file_in_an_existing_folder() {
+        let file = tmp("no-lock-file-yet");
+        let t = Target::new(&file, Some("k"));
+        fs::create_dir_all(Path::new(&file).parent().unwrap()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        assert!(rt.block_on(t.lock_shared(false)).unwrap().is_none());
+        assert!(!t.lock_path().exists());
+        assert!(rt.block_on(t.lock_shared(true)).unwrap().is_some());
+        assert!(t.lock_path().exists());
+    }
+
+    #[test]
+    fn a_file_of_the_tool_with_only_its_header_holds_nothing() {
+        let file = tmp("header-only");
+        fs::create_dir_all(Path::new(&file).parent().unwrap()).unwrap();
+        fs::write(&file, HEADER).unwrap();
+        assert_eq!(Target::new(&file, Some("k")).read().unwrap(), None);
+        assert_eq!(Target::new(&file, None).read().unwrap(), Some(Map::new()));
+    }
+
+    #[test]
+    fn what_is_not_a_readable_text_file_is_refused_with_a_reason() {
+        let file = tmp("binary");
+        fs::create_dir_all(Path::new(&file).parent().unwrap()).unwrap();
+        fs::write(&file, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+        let e = Target::new(&file, None).read().unwrap_err().to_string();
+        assert!(e.contains("is not a text file"), "{e}");
+        let folder = tmp("folder");
+        fs::create_dir_all(&folder).unwrap();
+        let e = Target::new(&folder, None).read().unwrap_err().to_string();
+        assert!(!e.contains("is not a text file"), "a folder is not a binary file: {e}");
+        // Below a file: neither the file nor its mode can be read, and that is an error, not "missing".
+        let below = format!("{file}/inner.sls");
+        assert!(Target::new(&below, None).mode().is_err());
+    }
+
+    #[test]
+    fn a_section_is_appended_to_a_file_without_a_final_newline_byte_for_byte() {
+        let file = tmp("no-final-newline");
+        fs::create_dir_all(Path::new(&file).parent().unwrap()).unwrap();
+        fs::write(&file, format!("{HEADER}a:\n  x: '1' # keep")).unwrap();
+        write(&Target::new(&file, Some("b")), mapping([("y", "2")])).unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap(), format!("{HEADER}a:\n  x: '1' # keep\nb:\n  y: '2'\n"));
+    }
+
+    #[test]
+    fn an_atomic_write_makes_a_private_folder_and_leaves_no_temporary_file() {
+        let file = tmp("atomic");
+        let path = Path::new(&file);
+        atomic_write(path, "a: 1\n", 0o640, (None, None)).unwrap();
+        assert_eq!(fs::read_to_string(path).unwrap(), "a: 1\n");
+        assert_eq!(mode_of(&file), 0o640);
+        let dir = path.parent().unwrap();
+        assert_eq!(fs::metadata(dir).unwrap().permissions().mode() & 0o777, 0o700);
+        let names: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, [std::ffi::OsString::from("file.sls")]);
+    }
+
+    #[test]
+    fn a_secret_never_shows_in_debug_output() {
+        let shown = format!("{:?}", Secret::new("hunter2"));
+        assert_eq!(shown, "Secret(<redacted>)");
+        assert_eq!(Secret::new("hunter2").expose(), "hunter2");
+    }
 }

@@ -164,3 +164,32 @@ async fn a_no_op_re_apply_makes_seven_reads_per_backup_and_one_for_the_account()
     assert!(again.writes().is_empty(), "{:?}", again.writes());
     assert_eq!(again.reads(), 7 * K + 1, "{:?}", support::recorded(&again.keyid));
 }
+
+/// With one resource at a time, the calls show the order of work: a resource's calls all come before
+/// the next one's, and among resources ready together, Pillar order decides (here the policy, ready
+/// once its bucket exists, goes before the group, which was ready from the start).
+#[tokio::test]
+async fn one_at_a_time_runs_in_pillar_order() {
+    let (bucket, name) = (unique("order"), unique("order"));
+    let pillar = json!({
+        "s3": {"buckets": {&bucket: {}}},
+        "iam": {
+            "policies": {&name: {"bucket_access": &bucket}},
+            "groups": {&name: {}},
+            "users": {&name: {"policies": [&name]}},
+        }
+    });
+    let keyid = support::unique_keyid();
+    let done = ocp_aws::app::converge(&pillar, &support::connection_as(&keyid), false, Some(1)).await;
+    assert_eq!(done.status, 0, "{:#?}", done.returns);
+    let calls: Vec<String> = support::recorded(&keyid)
+        .into_iter()
+        .filter(|r| r.service != "STS")
+        .map(|r| format!("{} {}", r.service, r.operation))
+        .collect();
+    let first_iam = calls.iter().position(|c| c.starts_with("IAM ")).expect("IAM calls");
+    assert!(calls[first_iam..].iter().all(|c| c.starts_with("IAM ")), "the bucket's calls come first: {calls:#?}");
+    let at = |op: &str| calls.iter().position(|c| c == op).unwrap_or_else(|| panic!("no {op} in {calls:#?}"));
+    assert!(at("IAM CreatePolicy") < at("IAM CreateGroup"), "{calls:#?}");
+    assert!(at("IAM CreateGroup") < at("IAM CreateUser"), "{calls:#?}");
+}

@@ -89,3 +89,27 @@ async fn an_answer_that_is_not_an_aws_error_becomes_a_sentence() {
     assert!(comment.contains("GetEmailIdentity: AWS answered HTTP 500 Internal Server Error (text/html)"), "{comment}");
     assert!(!comment.contains("Response {") && !comment.contains("<html>"), "{comment}");
 }
+
+#[tokio::test]
+async fn a_create_that_fails_halfway_reports_what_was_done() {
+    // CreateBucket succeeds, the lifecycle write is refused: the bucket exists, so it was an update
+    // that failed, and `changes` hold the creation without the lifecycle rules.
+    let bucket = unique("halfway");
+    let proxy = fault_proxy::start(
+        endpoint(),
+        &format!("PUT /{bucket}/?lifecycle"),
+        usize::MAX,
+        Fault { status: "400 Bad Request", code: "MalformedXML", headers: "" },
+    );
+    let pillar = json!({"s3": {"buckets": {&bucket: {
+        "region": "eu-west-2",
+        "lifecycle": [{"id": "expire", "expire_days": 30}],
+    }}}});
+    let returns = converge_via(&proxy.url, &pillar).await;
+    assert_eq!(returns[0].result, Some(false), "{returns:#?}");
+    let comment = &returns[0].comment;
+    assert!(comment.starts_with(&format!("Failed to update S3 bucket {bucket}: ")), "{comment}");
+    assert_eq!(returns[0].changes["old"], serde_json::Value::Null, "{returns:#?}");
+    assert_eq!(returns[0].changes["new"]["region"], "eu-west-2", "{returns:#?}");
+    assert!(returns[0].changes["new"].get("lifecycle").is_none(), "{returns:#?}");
+}

@@ -327,3 +327,25 @@ async fn a_lost_answer_to_any_create_by_name_converges_in_one_apply() {
         assert!(again.unchanged() && again.writes().is_empty(), "{pattern}: {:#?}", again.returns);
     }
 }
+
+/// A run that finds the secret file locked by another waits for it, says so on stderr at once, and
+/// goes on when the lock is released.
+#[tokio::test]
+async fn a_run_waits_for_a_held_lock_and_says_so() {
+    let user = unique("waits");
+    let dir = support::temp_dir("waits");
+    let file = dir.join("k.sls").to_string_lossy().into_owned();
+    let target = ocp_aws::secrets::Target::new(&file, Some("k"));
+    let held = target.lock().await.unwrap();
+    let pillar = dir.join("pillar.json");
+    std::fs::write(&pillar, json!({"ocp_aws": Holder::User.pillar(&user, &file, "k")}).to_string()).unwrap();
+    let child = spawn(&["apply", "-f", pillar.to_str().unwrap(), "--endpoint-url", endpoint()]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("waiting for another ocp-aws run to finish with secret file {file}")), "{stderr}");
+    assert_eq!(keys_of(&user).await.len(), 1);
+    assert_eq!(Holder::User.key_in_file(&file, "k").as_deref(), Some(keys_of(&user).await[0].as_str()));
+}

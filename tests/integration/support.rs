@@ -19,7 +19,7 @@ pub fn endpoint() -> &'static str {
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
         // moto shows every change at once: waiting the production budgets for it would only slow the
         // tests, and a budget that runs out (tests/integration/consistency.rs) should run out fast.
-        std::env::set_var(ocp_aws::aws::CONSISTENCY_SCALE_VAR, "0.01");
+        std::env::set_var(ocp_aws::aws::CONSISTENCY_SCALE_VAR, "0.05");
         if let Ok(url) = std::env::var("OCP_AWS_TEST_ENDPOINT") {
             return url;
         }
@@ -34,9 +34,9 @@ fn start_moto() -> String {
     let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/moto_server.py");
     // moto plus the project's SES v2 extension, with AWS-managed policies to attach. It runs in a
     // temp folder (moto's recorder writes there) and stops when this test process ends: a watcher
-    // shell kills it then.
+    // shell kills it then (`exec`, so that `$!` is the server itself and not a shell around it).
     let script = format!(
-        "cd \"$(mktemp -d)\" && MOTO_IAM_LOAD_MANAGED_POLICIES=true {venv}/bin/python {launcher} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+        "(cd \"$(mktemp -d)\" && MOTO_IAM_LOAD_MANAGED_POLICIES=true exec {venv}/bin/python {launcher} -H 127.0.0.1 -p {port}) >/dev/null 2>&1 & m=$!; \
          while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $m",
         pid = std::process::id()
     );

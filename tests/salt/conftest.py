@@ -31,7 +31,7 @@ SECRET_KEY = "testing"
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 # moto shows every change at once; the binary's waits for AWS's eventual consistency run at 1/100.
-os.environ.setdefault("OCP_AWS_CONSISTENCY_SCALE", "0.01")
+os.environ.setdefault("OCP_AWS_CONSISTENCY_SCALE", "0.05")
 
 
 def _tool(name):
