@@ -810,14 +810,15 @@ mod tests {
     }
 
     #[test]
-    fn an_atomic_write_makes_a_private_folder_and_leaves_no_temporary_file() {
+    fn an_atomic_write_sets_the_mode_and_leaves_no_temporary_file() {
         let file = tmp("atomic");
         let path = Path::new(&file);
+        Target::new(&file, None).make_dir().unwrap();
+        let dir = path.parent().unwrap();
+        assert_eq!(fs::metadata(dir).unwrap().permissions().mode() & 0o777, 0o700, "a private folder");
         atomic_write(path, "a: 1\n", 0o640, (None, None)).unwrap();
         assert_eq!(fs::read_to_string(path).unwrap(), "a: 1\n");
         assert_eq!(mode_of(&file), 0o640);
-        let dir = path.parent().unwrap();
-        assert_eq!(fs::metadata(dir).unwrap().permissions().mode() & 0o777, 0o700);
         let names: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, [std::ffi::OsString::from("file.sls")]);
     }
