@@ -15,6 +15,7 @@ mod iam;
 mod keys;
 mod layers;
 mod notify;
+mod rds;
 mod s3;
 mod schema;
 mod ses;
