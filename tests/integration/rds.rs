@@ -282,3 +282,20 @@ async fn absent_deletes_the_instance_before_its_group() {
     assert_eq!(ids, [format!("rds.db_instance {db}"), format!("ec2.security_group {group}")]);
     assert!(converge(&absent, false).await.unchanged());
 }
+
+#[tokio::test]
+async fn a_lost_create_answer_is_reconciled_not_repeated() {
+    let (db, group) = (unique("lost"), unique("pg-lost"));
+    let file = temp_dir("rds-lost").join("db.sls").to_string_lossy().into_owned();
+    let pillar = section(&db, &group, &file);
+    let proxy = crate::fault_proxy::start_losing(endpoint(), "Action=CreateDBInstance&", 1);
+    let first = crate::support::converge_via(&proxy.url, &pillar).await;
+    assert_eq!(proxy.matched.load(std::sync::atomic::Ordering::SeqCst), 1, "CreateDBInstance was repeated");
+    let r = first.iter().find(|r| r.id.as_deref() == Some(&format!("rds.db_instance {db}"))).unwrap();
+    // The instance AWS made got this run's password, which is in the file: the state says so.
+    assert_eq!(r.result, Some(true), "{r:#?}");
+    assert!(r.comment.contains("answer was lost"), "{}", r.comment);
+    assert_eq!(r.changes["new"]["password"], json!({"secret": format!("written to {file}")}));
+    assert!(password_in(&file).len() >= 24);
+    assert!(converge(&pillar, false).await.unchanged());
+}

@@ -788,7 +788,9 @@ impl Kind for DbInstance {
     }
 
     async fn settle(cx: &Cx<'_>, name: &str, spec: &Spec, observed: &Observed) -> Result<Option<Observed>, Error> {
-        if observed.status == "available" {
+        // A stopped instance stays stopped until someone starts it: nothing to wait for (the
+        // comment says it is stopped).
+        if matches!(observed.status.as_str(), "available" | "stopped" | "stopping") {
             return Ok(None);
         }
         let settled = wait_available(cx, name, spec).await?;
