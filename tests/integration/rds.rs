@@ -299,3 +299,28 @@ async fn a_lost_create_answer_is_reconciled_not_repeated() {
     assert!(password_in(&file).len() >= 24);
     assert!(converge(&pillar, false).await.unchanged());
 }
+
+#[tokio::test]
+async fn a_wait_that_runs_out_keeps_the_password_and_the_next_run_finishes() {
+    let (db, group) = (unique("slow"), unique("pg-slow"));
+    let file = temp_dir("rds-slow").join("db.sls").to_string_lossy().into_owned();
+    let mut pillar = section(&db, &group, &file);
+    pillar["rds"]["instances"][&db]["wait"] = json!("1s");
+    moto_control("db-instance-status", json!({"DBInstanceIdentifier": db, "Statuses": vec!["creating"; 5]}));
+    let first = converge(&pillar, false).await;
+    let r = first.get(&format!("rds.db_instance {db}"));
+    assert_eq!(r.result, Some(false), "{r:#?}");
+    assert!(r.comment.contains("timed out after 1s; still pending: status creating"), "{}", r.comment);
+    assert_eq!(r.changes["new"]["password"], json!({"secret": format!("written to {file}")}), "{r:#?}");
+    let written = password_in(&file);
+    assert!(read_yaml(&file)["analysis_db"].get("host").is_none(), "no host while creating");
+
+    pillar["rds"]["instances"][&db]["wait"] = json!("1m");
+    let second = converge(&pillar, false).await;
+    assert!(second.all(Some(true)), "{:#?}", second.returns);
+    assert_eq!(second.writes(), Vec::<String>::new(), "waiting writes nothing to AWS");
+    assert_eq!(password_in(&file), written);
+    let host = instance(&db).await.endpoint().unwrap().address().unwrap().to_string();
+    assert_eq!(read_yaml(&file)["analysis_db"]["host"], json!(host), "the host is added once there is one");
+    assert!(converge(&pillar, false).await.unchanged());
+}

@@ -794,7 +794,15 @@ impl Kind for DbInstance {
             return Ok(None);
         }
         let settled = wait_available(cx, name, spec).await?;
-        Ok(Some(Observed { file: observed.file.clone(), secret_file_mode: observed.secret_file_mode, ..settled }))
+        // An instance that had no host yet (an earlier run stopped waiting) has one now: the file
+        // gets it, so the next run has nothing left to do.
+        let mut file = observed.file.clone();
+        if let Some(f) = file.as_mut().filter(|f| f.has_password && settled.host.is_some() && f.host != settled.host) {
+            rewrite_connection(&spec.target(), &settled, spec).await?;
+            f.host = settled.host.clone();
+            f.port = settled.port.map(i64::from);
+        }
+        Ok(Some(Observed { file, secret_file_mode: observed.secret_file_mode, ..settled }))
     }
 
     async fn delete(cx: &Cx<'_>, name: &str, spec: &Spec, _observed: &Observed) -> Result<(), Error> {
