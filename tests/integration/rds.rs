@@ -324,3 +324,25 @@ async fn a_wait_that_runs_out_keeps_the_password_and_the_next_run_finishes() {
     assert_eq!(read_yaml(&file)["analysis_db"]["host"], json!(host), "the host is added once there is one");
     assert!(converge(&pillar, false).await.unchanged());
 }
+
+#[tokio::test]
+async fn a_password_aws_manages_leaves_only_its_arn_in_the_file() {
+    let (db, group) = (unique("managed"), unique("pg-managed"));
+    let file = temp_dir("rds-managed").join("db.sls").to_string_lossy().into_owned();
+    let mut pillar = section(&db, &group, &file);
+    pillar["rds"]["instances"][&db]["manage_master_user_password"] = json!(true);
+    let run = converge(&pillar, false).await;
+    assert!(run.all(Some(true)), "{:#?}", run.returns);
+    let section = &read_yaml(&file)["analysis_db"];
+    let arn = instance(&db).await.master_user_secret().and_then(|s| s.secret_arn()).unwrap().to_string();
+    assert_eq!(section["password_secret_arn"], json!(arn));
+    assert!(section.get("password").is_none(), "{section:#}");
+    assert!(converge(&pillar, false).await.unchanged());
+
+    // The ARN is no secret: a lost file is written again without rotate.
+    std::fs::remove_file(&file).unwrap();
+    let again = converge(&pillar, false).await;
+    assert!(again.all(Some(true)), "{:#?}", again.returns);
+    assert_eq!(again.writes(), Vec::<String>::new());
+    assert_eq!(read_yaml(&file)["analysis_db"]["password_secret_arn"], json!(arn));
+}

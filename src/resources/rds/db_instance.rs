@@ -116,6 +116,10 @@ pub struct Spec {
     /// Without it, that case fails and says so.
     #[serde(default)]
     pub rotate: bool,
+    /// Let AWS generate the password and keep it in Secrets Manager, fixed at creation: the file
+    /// then holds `password_secret_arn`, the secret's ARN, instead of a password.
+    #[serde(default)]
+    pub manage_master_user_password: bool,
     /// How long to wait for the instance to be `available` after creating or changing it, with
     /// progress on stderr (default `30m`).
     #[serde(default)]
@@ -215,6 +219,9 @@ pub struct Observed {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dbname: Option<String>,
     pub sslmode: String,
+    /// The Secrets Manager secret holding the password, when AWS manages it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_secret_arn: Option<String>,
     /// Modifications AWS has accepted and not yet made, by setting.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<String, Value>,
@@ -235,6 +242,7 @@ pub struct Observed {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileSeen {
     pub has_password: bool,
+    pub secret_arn: Option<String>,
     pub host: Option<String>,
     pub port: Option<i64>,
     pub user: Option<String>,
@@ -245,6 +253,7 @@ fn file_seen(section: &Map<String, Value>) -> FileSeen {
     let text = |k: &str| section.get(k).and_then(Value::as_str).map(str::to_string);
     FileSeen {
         has_password: section.get("password").is_some_and(|p| p.as_str().is_some_and(|p| !p.is_empty())),
+        secret_arn: text("password_secret_arn"),
         host: text("host"),
         port: section.get("port").and_then(Value::as_i64),
         user: text("user"),
@@ -260,7 +269,9 @@ fn file_values(o: Option<&Observed>, spec: &Spec, password: &str) -> Map<String,
     }
     m.insert("port".into(), json!(o.and_then(|o| o.port).unwrap_or(5432)));
     m.insert("user".into(), json!(spec.user()));
-    m.insert("password".into(), json!(password));
+    // With a password AWS manages, where to find it; else the password itself.
+    let key = if spec.manage_master_user_password { "password_secret_arn" } else { "password" };
+    m.insert(key.into(), json!(password));
     m.insert("dbname".into(), json!(spec.dbname()));
     m.insert("sslmode".into(), json!("require"));
     m
@@ -314,6 +325,7 @@ async fn describe(cx: &Cx<'_>, name: &str) -> Result<Option<Observed>, Error> {
         user: db.master_username().unwrap_or_default().to_string(),
         dbname: db.db_name().map(str::to_string),
         sslmode: "require".into(),
+        password_secret_arn: db.master_user_secret().and_then(|s| s.secret_arn()).map(str::to_string),
         pending,
         ..Observed::default()
     }))
@@ -449,6 +461,21 @@ fn engine_version_diff(spec: &Spec, o: &Observed, d: &mut Diff) {
 
 fn file_diff(spec: &Spec, o: &Observed, d: &mut Diff) {
     let file = &spec.secret_file;
+    if spec.manage_master_user_password {
+        // The ARN is no secret and AWS shows it on every read: a missing or stale one is rewritten.
+        let seen = o.file.as_ref();
+        let stale = seen.and_then(|f| f.secret_arn.as_ref()) != o.password_secret_arn.as_ref()
+            || (o.host.is_some() && seen.and_then(|f| f.host.as_ref()) != o.host.as_ref());
+        if stale && o.password_secret_arn.is_some() {
+            d.set(
+                CONNECTION,
+                json!({"host": seen.and_then(|f| f.host.clone()), "password_secret_arn": seen.and_then(|f| f.secret_arn.clone())}),
+                json!({"host": o.host, "password_secret_arn": o.password_secret_arn}),
+            );
+        }
+        access_key::diff_mode(&spec.target(), o.secret_file_mode, d);
+        return;
+    }
     match &o.file {
         Some(f) if f.has_password => {
             let host_known = o.host.is_some();
@@ -751,6 +778,17 @@ impl Kind for DbInstance {
                 o.dbname.as_deref().unwrap_or_default()
             ));
         }
+        match (spec.manage_master_user_password, o.password_secret_arn.is_some()) {
+            (true, false) => d.conflicts.push(
+                "The instance's password is not managed by AWS; switching to manage_master_user_password is not \
+                 done here (it would lose the password in the secret file): set it on the RDS console."
+                    .into(),
+            ),
+            (false, true) => d.conflicts.push(
+                "AWS manages the instance's password in Secrets Manager: set manage_master_user_password: true.".into(),
+            ),
+            _ => {}
+        }
         if !o.pending.is_empty() {
             let list: Vec<String> = o.pending.iter().map(|(k, v)| format!("{k} {v}")).collect();
             d.notes.push(format!("AWS has yet to make these modifications: {}.", list.join(", ")));
@@ -797,7 +835,10 @@ impl Kind for DbInstance {
         // An instance that had no host yet (an earlier run stopped waiting) has one now: the file
         // gets it, so the next run has nothing left to do.
         let mut file = observed.file.clone();
-        if let Some(f) = file.as_mut().filter(|f| f.has_password && settled.host.is_some() && f.host != settled.host) {
+        if let Some(f) = file
+            .as_mut()
+            .filter(|f| (f.has_password || f.secret_arn.is_some()) && settled.host.is_some() && f.host != settled.host)
+        {
             rewrite_connection(&spec.target(), &settled, spec).await?;
             f.host = settled.host.clone();
             f.port = settled.port.map(i64::from);
@@ -869,7 +910,8 @@ async fn create(cx: &Cx<'_>, name: &str, spec: &Spec, diff: &mut Diff) -> Result
     };
     let lock = target.lock().await?;
     if describe(cx, name).await?.is_some() {
-        if target.read()?.as_ref().is_some_and(|s| file_seen(s).has_password) {
+        let held = target.read()?.as_ref().map(file_seen).is_some_and(|f| f.has_password || f.secret_arn.is_some());
+        if held {
             diff.notes
                 .push(format!("RDS instance {name} was created, and its password written, by another run meanwhile."));
             diff.fields.clear();
@@ -880,7 +922,8 @@ async fn create(cx: &Cx<'_>, name: &str, spec: &Spec, diff: &mut Diff) -> Result
             target.file
         )));
     }
-    let password = generate_password()?;
+    let managed = spec.manage_master_user_password;
+    let password = if managed { None } else { Some(generate_password()?) };
     let created = cx
         .rds()
         .create_db_instance()
@@ -899,7 +942,8 @@ async fn create(cx: &Cx<'_>, name: &str, spec: &Spec, diff: &mut Diff) -> Result
         .set_deletion_protection(spec.deletion_protection)
         .set_multi_az(spec.multi_az)
         .master_username(spec.user())
-        .master_user_password(&password)
+        .set_master_user_password(password.clone())
+        .set_manage_master_user_password(managed.then_some(true))
         .db_name(spec.dbname())
         .customize()
         // Not retried by the SDK: after a lost answer, a repeat is refused (the identifier is taken)
@@ -921,7 +965,11 @@ async fn create(cx: &Cx<'_>, name: &str, spec: &Spec, diff: &mut Diff) -> Result
         Err(e) => return Err(aws_error("CreateDBInstance", e)),
     }
     let now = describe(cx, name).await.ok().flatten();
-    target.write(&lock, file_values(now.as_ref(), spec, &password)).map_err(|e| {
+    let secret = match &password {
+        Some(p) => p.clone(),
+        None => now.as_ref().and_then(|o| o.password_secret_arn.clone()).unwrap_or_default(),
+    };
+    target.write(&lock, file_values(now.as_ref(), spec, &secret)).map_err(|e| {
         Error::Refused(format!(
             "RDS instance {name} was created, but its password could not be written: {e}. Fix the file, then apply \
              with rotate: true to set a new password"
@@ -949,8 +997,12 @@ fn mark_written(diff: &mut Diff, file: &str) {
 /// Rewrites the file's connection details with what AWS reports, keeping its password.
 async fn rewrite_connection(target: &Target, o: &Observed, spec: &Spec) -> Result<(), Error> {
     let lock = target.lock().await?;
-    let Some(section) = target.read()? else { return Ok(()) };
-    let Some(password) = section.get("password").and_then(Value::as_str) else { return Ok(()) };
+    let section = target.read()?.unwrap_or_default();
+    let password = match spec.manage_master_user_password {
+        true => o.password_secret_arn.as_deref(),
+        false => section.get("password").and_then(Value::as_str),
+    };
+    let Some(password) = password else { return Ok(()) };
     let values = file_values(Some(o), spec, password);
     if values == section {
         return Ok(());
@@ -1065,6 +1117,7 @@ mod tests {
                 port: Some(5432),
                 user: Some("postgres".into()),
                 dbname: Some("postgres".into()),
+                secret_arn: None,
             }),
             secret_file_mode: Some(0o600),
             ..Observed::default()
@@ -1140,6 +1193,26 @@ mod tests {
         assert!(DbInstance::diff("analysis", &runbook(), Some(&o)).has(CONNECTION));
         o.host = None;
         assert!(!DbInstance::diff("analysis", &runbook(), Some(&o)).has(CONNECTION), "no host yet is not a change");
+    }
+
+    #[test]
+    fn a_managed_password_leaves_its_arn_in_the_file_and_switching_is_refused() {
+        let mut managed = runbook();
+        managed.manage_master_user_password = true;
+        let mut o = observed();
+        o.password_secret_arn = Some("arn:aws:secretsmanager:us-east-1:1:secret:rds!db-1".into());
+        o.file = None;
+        let d = DbInstance::diff("analysis", &managed, Some(&o));
+        assert!(d.conflicts.is_empty() && d.has(CONNECTION), "a lost file is rewritten, no rotate needed: {d:?}");
+        let v = file_values(Some(&o), &managed, o.password_secret_arn.as_deref().unwrap());
+        assert!(v.get("password").is_none() && v["password_secret_arn"].as_str().unwrap().starts_with("arn:"));
+        let unmanaged = DbInstance::diff("analysis", &runbook(), Some(&o));
+        assert!(
+            unmanaged.conflicts.iter().any(|c| c.contains("set manage_master_user_password: true")),
+            "{unmanaged:?}"
+        );
+        o.password_secret_arn = None;
+        assert_eq!(DbInstance::diff("analysis", &managed, Some(&o)).conflicts.len(), 1);
     }
 
     #[test]
