@@ -262,6 +262,9 @@ pub struct RegionClients {
     /// SES v1: identity notification topics, headers and feedback forwarding have no v2 calls.
     pub ses: aws_sdk_ses::Client,
     pub sns: aws_sdk_sns::Client,
+    /// EC2, for security groups and the default VPC.
+    pub ec2: aws_sdk_ec2::Client,
+    pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
 }
 
@@ -389,6 +392,18 @@ impl Clients {
                     ),
                     sns: aws_sdk_sns::Client::from_conf(
                         aws_sdk_sns::config::Builder::from(&cfg)
+                            .interceptor(log.clone())
+                            .interceptor(notice.clone())
+                            .build(),
+                    ),
+                    ec2: aws_sdk_ec2::Client::from_conf(
+                        aws_sdk_ec2::config::Builder::from(&cfg)
+                            .interceptor(log.clone())
+                            .interceptor(notice.clone())
+                            .build(),
+                    ),
+                    rds: aws_sdk_rds::Client::from_conf(
+                        aws_sdk_rds::config::Builder::from(&cfg)
                             .interceptor(log.clone())
                             .interceptor(notice.clone())
                             .build(),

@@ -91,6 +91,16 @@ pub mod code {
     pub const NO_SUCH_LIFECYCLE_CONFIGURATION: &str = "NoSuchLifecycleConfiguration";
     /// S3: the bucket has no Block Public Access configuration.
     pub const NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION: &str = "NoSuchPublicAccessBlockConfiguration";
+    /// EC2: no security group has that id.
+    pub const INVALID_GROUP_NOT_FOUND: &str = "InvalidGroup.NotFound";
+    /// EC2: something (a network interface, a DB instance) still uses the security group.
+    pub const DEPENDENCY_VIOLATION: &str = "DependencyViolation";
+    /// EC2: the rule being added exists already.
+    pub const INVALID_PERMISSION_DUPLICATE: &str = "InvalidPermission.Duplicate";
+    /// RDS: no DB instance has that identifier.
+    pub const DB_INSTANCE_NOT_FOUND: &str = "DBInstanceNotFound";
+    /// RDS: a DB instance of that identifier exists.
+    pub const DB_INSTANCE_ALREADY_EXISTS: &str = "DBInstanceAlreadyExists";
 }
 
 /// Turns an SDK error into a sentence a person can act on: the AWS error code and message for

@@ -279,6 +279,12 @@ impl Cx<'_> {
     pub fn sns(&self) -> aws_sdk_sns::Client {
         self.shared.clients.region(self.region).sns.clone()
     }
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        self.shared.clients.region(self.region).ec2.clone()
+    }
+    pub fn rds(&self) -> aws_sdk_rds::Client {
+        self.shared.clients.region(self.region).rds.clone()
+    }
     /// The account id of the caller, asked of STS once per process.
     pub async fn account_id(&self) -> Result<String, Error> {
         let sts = self.shared.clients.region(self.region).sts.clone();

@@ -46,6 +46,19 @@ enum Command {
     /// Read SES notifications.
     #[command(subcommand)]
     Notification(Notification),
+    /// What AWS has of one resource, e.g. `describe rds.db_instance analysis -f pillar.yaml`: for a
+    /// DB instance, its connection details (never its password).
+    Describe {
+        /// The kind, e.g. `rds.db_instance`.
+        kind: String,
+        /// The resource's name, e.g. the DB instance identifier.
+        name: String,
+        /// A Pillar file holding the resource's settings (its region, secret file, ...).
+        #[arg(short, long)]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
     /// Print the SES SMTP password for a secret access key read from stdin (never from arguments).
     SmtpPassword {
         /// SES region of the SMTP endpoint.
@@ -291,6 +304,38 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 Output::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&check)?))?,
             }
             Ok(if check["ok"] == true { EXIT_OK } else { EXIT_FAILED })
+        }
+        Command::Describe { kind, name, file, conn } => {
+            let mut params = serde_json::json!({});
+            if let Some(file) = &file {
+                let pillar = match load(file) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        eprintln!("{}: {e}", file.display());
+                        return Ok(EXIT_INVALID);
+                    }
+                };
+                let entry = ocp_aws::resources::KindId::from_id(&kind).and_then(|k| pillar.pointer(&k.pointer(&name)));
+                if let Some(entry) = entry {
+                    params = entry.clone();
+                }
+                // The resource's region, else the Pillar's.
+                if let (Some(m), Some(region)) = (params.as_object_mut(), pillar.get("region")) {
+                    m.entry("region").or_insert_with(|| region.clone());
+                }
+            }
+            let request = ocp_aws::protocol::CallRequest {
+                function: "describe".into(),
+                kind: Some(kind),
+                name: Some(name),
+                params,
+                connection: conn.connection()?,
+            };
+            match runtime.block_on(app::call(&request)) {
+                Ok(v) => emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
+                Err(e) => return Ok(fail(&e)),
+            }
+            Ok(EXIT_OK)
         }
         Command::SmtpPassword { region } => {
             let mut secret = String::new();

@@ -32,6 +32,8 @@ KINDS = (
     "ses.smtp_credentials",
     "ses.configuration_set",
     "ses.account",
+    "ec2.security_group",
+    "rds.db_instance",
 )
 
 # Keywords that mean something to Salt, not to the resource. Salt 3008 strips its own runtime and

@@ -14,7 +14,9 @@ use crate::kind::{Common, Cx, Ensure, Kind, Ref, Referrer};
 use crate::protocol::StateReturn;
 use crate::{reconcile, secrets};
 
+pub mod ec2;
 pub mod iam;
+pub mod rds;
 pub mod s3;
 pub mod ses;
 pub mod sns;
@@ -192,6 +194,16 @@ kinds! {
         configuration_sets: many SesConfigurationSet => ses::configuration_set::ConfigurationSet,
         /// Account-level settings (suppression list, production access) of the account in one region.
         account: one SesAccount => ses::account::Account,
+    },
+    /// Amazon EC2.
+    ec2: Ec2Section {
+        /// VPC security groups by group name.
+        security_groups: many Ec2SecurityGroup => ec2::security_group::SecurityGroup,
+    },
+    /// Amazon RDS.
+    rds: RdsSection {
+        /// PostgreSQL DB instances by DB instance identifier.
+        instances: many RdsDbInstance => rds::db_instance::DbInstance,
     },
 }
 

@@ -122,7 +122,7 @@ fn expand_lists_salt_states_in_order_with_requisites() {
 
 #[test]
 fn plan_apply_and_validate_commands_on_the_example() {
-    for example in ["backup.yaml", "ses.yaml", "notifications.yaml"] {
+    for example in ["backup.yaml", "ses.yaml", "notifications.yaml", "rds.yaml"] {
         let path = format!("{}/examples/{example}", env!("CARGO_MANIFEST_DIR"));
         let (status, out, err) = binary(&["validate", "-f", &path], "");
         assert_eq!(status, 0, "{out}{err}");

@@ -16,6 +16,7 @@ mod iam;
 mod keys;
 mod layers;
 mod notify;
+mod rds;
 mod s3;
 mod schema;
 mod ses;

@@ -349,3 +349,49 @@ def test_notification_section_of_the_example_through_salt(minion, aws, recorder,
     assert explained.data["kind"] == "Bounce"
     assert explained.data["recipients"][0]["diagnostic_code"] == "smtp; 550 5.1.1 user unknown"
     assert explained.data["advice"][0].startswith("permanent: remove the address")
+
+
+def test_rds_section_of_the_example_through_salt(minion, aws, recorder, endpoint, suffix, tmp_path):
+    """Runbook item 16: examples/rds.yaml under names of this test, batched into one state.apply."""
+    text = (REPO / "examples" / "rds.yaml").read_text()
+    group, db = f"postgresql-anywhere-{suffix}", f"analysis-{suffix}"
+    secret_file = tmp_path / "private" / "analysis_db.sls"
+    for old, new in (
+        ("postgresql-anywhere", group),
+        ("analysis:", f"{db}:"),
+        ("/tmp/ocp-aws-demo/private/analysis_db.sls", str(secret_file)),
+    ):
+        text = text.replace(old, new)
+    pillar = yaml.safe_load(text)["ocp_aws"]
+    keyid = minion.options["ocp_aws.keyid"]
+    with recorder(keyid) as writes:
+        result = minion.apply(pillar, test=True)
+    assert result.retcode == 0, result
+    assert all(ret["result"] is None for ret in result.states()), result
+    assert writes == []
+    assert not secret_file.exists()
+
+    _control(endpoint, "db-instance-status", {"DBInstanceIdentifier": db, "Statuses": ["creating", "backing-up"]})
+    result = minion.apply(pillar)
+    assert result.retcode == 0, result
+    assert [ret["name"] for ret in result.states()] == [group, db], "the group comes first"
+    returns = result.by_name()
+    assert returns[db]["changes"]["new"]["password"] == {"secret": f"written to {secret_file}"}
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    details = yaml.safe_load(secret_file.read_text())["analysis_db"]
+    instance = aws("rds").describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]
+    assert details["host"] == instance["Endpoint"]["Address"]
+    assert (details["port"], details["user"], details["dbname"], details["sslmode"]) == (5432, "postgres", "postgres", "require")
+    assert [g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]] == [
+        aws("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": [group]}])["SecurityGroups"][0]["GroupId"]
+    ]
+    password = details["password"]
+    assert len(password) >= 24
+
+    with recorder(keyid) as writes:
+        again = minion.apply(pillar)
+    assert again.retcode == 0, again
+    assert all(ret["result"] is True and not ret["changes"] for ret in again.states()), again
+    assert writes == []
+    for stdout, stderr in minion.outputs:
+        assert password not in stdout and password not in stderr

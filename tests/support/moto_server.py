@@ -98,6 +98,32 @@ Patched SNS:
 ``SetTopicAttributes``
     moto accepts any AttributeName; AWS answers 400 InvalidParameter for one it does not know.
 
+Patched RDS (query protocol), for PostgreSQL:
+
+``DescribeDBEngineVersions``
+    Missing in moto (500). Answers a realistic list of PostgreSQL versions (``POSTGRES_VERSIONS``,
+    two minors of each major from 13 to 17), filtered by Engine, EngineVersion and DefaultOnly
+    (the default: the newest).
+``DescribeOrderableDBInstanceOptions``
+    moto answers an empty list. For postgres: every listed version on each class of
+    ``ORDERABLE_CLASSES``, filtered by EngineVersion and DBInstanceClass.
+``CreateDBInstance``, ``ModifyDBInstance``, ``DeleteDBInstance``
+    moto accepts what AWS refuses; these check, as AWS does, before moto sees the request: a
+    postgres EngineVersion AWS does not offer (400 InvalidParameterCombination "Cannot find
+    version ..."); a master password shorter than 8 or longer than 128 characters, or with ``/``,
+    ``"``, ``@`` or a space (400 InvalidParameterValue); storage below 20 GiB for postgres; a
+    downgrade, or a major upgrade without AllowMajorVersionUpgrade; a delete without
+    SkipFinalSnapshot or FinalDBSnapshotIdentifier (400 InvalidParameterCombination).
+``DescribeDBInstances``
+    An instance armed with the ``db-instance-status`` control shows the armed statuses, one per
+    read, before its own; while ``creating`` it has no Endpoint, as on AWS.
+
+Patched EC2:
+
+``DeleteSecurityGroup``
+    moto deletes a group that a DB instance still uses; AWS answers 400 DependencyViolation, and
+    so does this.
+
 Errors are sent as AWS sends REST-JSON errors: the status code, the header
 ``x-amzn-ErrorType: <Code>`` and the body ``{"message": "..."}``.
 
@@ -141,6 +167,12 @@ account) and "Region" (default us-east-1), and answers 200 {} or 400 {"message":
     confirmed after that many ListSubscriptionsByTopic reads that list them. In the account and
     region's SNS backend.
 
+``POST /_ocp_aws_test/db-instance-status``
+    ``{"DBInstanceIdentifier": "analysis", "Statuses": ["creating", "creating", "backing-up"]}``:
+    the next DescribeDBInstances reads that find that instance show these statuses, one per read,
+    then its own (``available``). Armed before the instance is created, in the account and region's
+    RDS backend; a new setting replaces the old.
+
 State lives in moto's per-account, per-region backend objects (identities in the SES backend,
 account settings and test controls on the SES v2 backend), so accounts and regions stay apart and
 ``POST /moto-api/reset`` clears everything.
@@ -167,6 +199,11 @@ from moto.iam.exceptions import DeleteConflictException
 from moto.iam.models import IAMBackend
 from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.rds.exceptions import RDSClientError
+from moto.rds.models import rds_backends
+from moto.rds.responses import RDSResponse
 from moto.ses.exceptions import InvalidParameterValue
 from moto.ses.utils import get_arn
 from moto.ses.responses import EmailResponse
@@ -858,6 +895,211 @@ def set_topic_attributes(self: SNSResponse):
     return MOTO_SET_TOPIC_ATTRIBUTES(self)
 
 
+# --- RDS: engine versions, orderable options, AWS's checks, and statuses over time ---------------
+
+# PostgreSQL versions RDS offered in 2025 (two minors of each supported major), oldest first.
+POSTGRES_VERSIONS = ("13.20", "13.21", "14.17", "14.18", "15.12", "15.13", "16.8", "16.9", "17.4", "17.5")
+ORDERABLE_CLASSES = ("db.t3.micro", "db.t3.small", "db.t3.medium", "db.t4g.micro", "db.t4g.small", "db.m5.large")
+# Characters AWS refuses in a master password.
+PASSWORD_FORBIDDEN = ("/", '"', "@", " ")
+MOTO_CREATE_DB_INSTANCE = RDSResponse.create_db_instance
+MOTO_MODIFY_DB_INSTANCE = RDSResponse.modify_db_instance
+MOTO_DELETE_DB_INSTANCE = RDSResponse.delete_db_instance
+MOTO_DESCRIBE_DB_INSTANCES = RDSResponse.describe_db_instances
+MOTO_DESCRIBE_ORDERABLE = RDSResponse.describe_orderable_db_instance_options
+
+
+def pg_major(version: str) -> str:
+    return version.split(".")[0]
+
+
+def pg_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
+
+
+def describe_db_engine_versions(self: RDSResponse):
+    """DescribeDBEngineVersions: PostgreSQL's versions (other engines: none)."""
+    engine = self._get_param("Engine")
+    version = self._get_param("EngineVersion")
+    default_only = str(self._get_param("DefaultOnly", "false")).lower() == "true"
+    versions = list(POSTGRES_VERSIONS) if engine in (None, "postgres") else []
+    if version:
+        versions = [v for v in versions if v == version or pg_major(v) == version]
+    if default_only and versions:
+        versions = versions[-1:]
+    listed = [
+        {
+            "Engine": "postgres",
+            "EngineVersion": v,
+            "MajorEngineVersion": pg_major(v),
+            "DBParameterGroupFamily": f"postgres{pg_major(v)}",
+            "DBEngineDescription": "PostgreSQL",
+            "DBEngineVersionDescription": f"PostgreSQL {v}-R1",
+            "Status": "available",
+        }
+        for v in versions
+    ]
+    return ActionResult({"DBEngineVersions": listed})
+
+
+def describe_orderable_db_instance_options(self: RDSResponse):
+    """DescribeOrderableDBInstanceOptions: for postgres, every listed version on each listed class."""
+    if self._get_param("Engine") != "postgres":
+        return MOTO_DESCRIBE_ORDERABLE(self)
+    version = self._get_param("EngineVersion")
+    klass = self._get_param("DBInstanceClass")
+    options = [
+        {
+            "Engine": "postgres",
+            "EngineVersion": v,
+            "DBInstanceClass": c,
+            "LicenseModel": "postgresql-license",
+            "StorageType": "gp2",
+            "MultiAZCapable": True,
+            "MinStorageSize": 20,
+            "MaxStorageSize": 65536,
+        }
+        for v in POSTGRES_VERSIONS
+        for c in ORDERABLE_CLASSES
+        if (not version or v == version) and (not klass or c == klass)
+    ]
+    return ActionResult({"OrderableDBInstanceOptions": options})
+
+
+def check_password(password) -> None:
+    if password is None:
+        return
+    if not 8 <= len(password) <= 128:
+        raise RDSClientError(
+            "InvalidParameterValue",
+            "The parameter MasterUserPassword is not a valid password because it is shorter than 8 characters "
+            "or longer than 128.",
+        )
+    if any(c in password for c in PASSWORD_FORBIDDEN) or not password.isprintable() or not password.isascii():
+        raise RDSClientError(
+            "InvalidParameterValue",
+            "The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides "
+            "'/', '@', '\"', ' ' may be used.",
+        )
+
+
+def check_version(version) -> None:
+    if version is not None and version not in POSTGRES_VERSIONS:
+        raise RDSClientError("InvalidParameterCombination", f"Cannot find version {version} for postgres")
+
+
+def create_db_instance(self: RDSResponse):
+    """CreateDBInstance: AWS's checks of a postgres instance's version, password and storage."""
+    if self._get_param("Engine") == "postgres":
+        check_version(self._get_param("EngineVersion"))
+        if not self._get_param("ManageMasterUserPassword"):
+            password = self._get_param("MasterUserPassword")
+            if password is None:
+                raise RDSClientError("InvalidParameterValue", "The parameter MasterUserPassword must be provided.")
+            check_password(password)
+        storage = self._get_param("AllocatedStorage")
+        if storage is not None and int(storage) < 20:
+            raise RDSClientError(
+                "InvalidParameterCombination", f"Invalid storage size for engine name postgres: {storage}"
+            )
+    return MOTO_CREATE_DB_INSTANCE(self)
+
+
+def modify_db_instance(self: RDSResponse):
+    """ModifyDBInstance: AWS's checks of a new password and of a version change."""
+    check_password(self._get_param("MasterUserPassword"))
+    version = self._get_param("EngineVersion")
+    if version is not None:
+        instance = self.backend.describe_db_instances(self._get_param("DBInstanceIdentifier"))[0]
+        if instance.engine == "postgres":
+            check_version(version)
+            if pg_key(version) < pg_key(instance.engine_version):
+                raise RDSClientError(
+                    "InvalidParameterCombination",
+                    f"Cannot upgrade postgres from {instance.engine_version} to {version}",
+                )
+            allow = str(self._get_param("AllowMajorVersionUpgrade", "false")).lower() == "true"
+            if pg_major(version) != pg_major(instance.engine_version) and not allow:
+                raise RDSClientError(
+                    "InvalidParameterCombination",
+                    "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version.",
+                )
+    return MOTO_MODIFY_DB_INSTANCE(self)
+
+
+def delete_db_instance(self: RDSResponse):
+    """DeleteDBInstance: a final snapshot must be named or skipped."""
+    skip = str(self._get_param("SkipFinalSnapshot", "false")).lower() == "true"
+    if not skip and not self._get_param("FinalDBSnapshotIdentifier"):
+        raise RDSClientError(
+            "InvalidParameterCombination",
+            "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
+        )
+    return MOTO_DELETE_DB_INSTANCE(self)
+
+
+def status_controls(backend) -> dict:
+    """DB instance identifier -> statuses still to show, of an RDS backend."""
+    if not hasattr(backend, "ocp_aws_statuses"):
+        backend.ocp_aws_statuses = {}
+    return backend.ocp_aws_statuses
+
+
+class InstanceView:
+    """A DB instance as one read shows it: an armed status, and no endpoint while creating."""
+
+    def __init__(self, instance, status: str):
+        self._instance = instance
+        self.status = status
+        self.db_instance_status = status
+        if status == "creating":
+            self.endpoint = None
+
+    def __getattr__(self, name):
+        return getattr(self._instance, name)
+
+
+def describe_db_instances(self: RDSResponse):
+    """DescribeDBInstances: armed instances go through their statuses, one per read."""
+    answer = MOTO_DESCRIBE_DB_INSTANCES(self)
+    with LOCK:
+        controls = status_controls(self.backend)
+        shown = []
+        for instance in answer.result["DBInstances"]:
+            statuses = controls.get(instance.db_instance_identifier)
+            if statuses:
+                shown.append(InstanceView(instance, statuses.pop(0)))
+            else:
+                shown.append(instance)
+        answer.result["DBInstances"] = shown
+    return answer
+
+
+RDS_ROUTES = (
+    "describe_db_engine_versions",
+    "describe_orderable_db_instance_options",
+    "create_db_instance",
+    "modify_db_instance",
+    "delete_db_instance",
+    "describe_db_instances",
+)
+
+
+# --- EC2: a security group in use ------------------------------------------------------------------
+
+MOTO_DELETE_SECURITY_GROUP = SecurityGroupBackend._delete_security_group
+
+
+def delete_security_group(self, vpc_id, group_id):
+    """DeleteSecurityGroup: AWS refuses while a DB instance uses the group."""
+    for instance in rds_backends[self.account_id][self.region_name].databases.values():
+        if group_id in (instance.vpc_security_group_ids or []):
+            raise EC2ClientError(
+                "DependencyViolation", f"resource {group_id} has a dependent object"
+            )
+    return MOTO_DELETE_SECURITY_GROUP(self, vpc_id, group_id)
+
+
 # --- Test controls -------------------------------------------------------------------------------
 
 
@@ -947,7 +1189,23 @@ def control_subscription_pending(body: dict, request: Request) -> str | None:
     return None
 
 
+def control_db_instance_status(body: dict, request: Request) -> str | None:
+    """POST /_ocp_aws_test/db-instance-status: see the module docstring."""
+    name = body.get("DBInstanceIdentifier")
+    statuses = body.get("Statuses")
+    if not isinstance(name, str) or not name:
+        return "DBInstanceIdentifier is required."
+    if not isinstance(statuses, list) or not all(isinstance(st, str) and st for st in statuses):
+        return "Statuses must be a list of status names."
+    account = body.get("AccountId") or request.headers.get("x-moto-account-id")
+    account = account or os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID
+    with LOCK:
+        status_controls(rds_backends[str(account)][body.get("Region") or DEFAULT_REGION])[name] = list(statuses)
+    return None
+
+
 CONTROLS = {
+    "db-instance-status": control_db_instance_status,
     "subscription-pending": control_subscription_pending,
     "identity-status": control_identity_status,
     "mail-from-status": control_mail_from_status,
@@ -1161,6 +1419,9 @@ def install() -> None:
     SNSResponse.set_topic_attributes = set_topic_attributes
 
     IAMBackend.delete_policy = delete_policy
+    for method in RDS_ROUTES:
+        setattr(RDSResponse, method, globals()[method])
+    SecurityGroupBackend._delete_security_group = delete_security_group
     # Every request is recorded from the start, so tests count their own writes by access key id.
     recorder.start_recording()
     moto_call = DomainDispatcherApplication.__call__

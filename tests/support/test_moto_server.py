@@ -845,3 +845,103 @@ def test_set_topic_attributes_refuses_unknown_names(ses):
     with pytest.raises(ClientError) as refused:
         sns.set_topic_attributes(TopicArn=arn, AttributeName="Colour", AttributeValue="blue")
     assert refused.value.response["Error"]["Code"] == "InvalidParameter"
+
+
+def create_postgres(rds, name="analysis", **extra):
+    settings = dict(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        EngineVersion="17.4",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="postgres",
+        MasterUserPassword="a-long-enough-password",
+    )
+    settings.update(extra)
+    return rds.create_db_instance(**settings)["DBInstance"]
+
+
+def refused_code(call, **params):
+    with pytest.raises(ClientError) as refused:
+        call(**params)
+    return refused.value.response["Error"]["Code"]
+
+
+def test_db_engine_versions_list_postgres_newest_last(ses):
+    rds = ses("rds")
+    versions = rds.describe_db_engine_versions(Engine="postgres")["DBEngineVersions"]
+    numbers = [v["EngineVersion"] for v in versions]
+    assert numbers[-1] == "17.5" and "13.20" in numbers
+    assert {v["DBParameterGroupFamily"] for v in versions if v["EngineVersion"].startswith("16.")} == {"postgres16"}
+    assert [v["EngineVersion"] for v in rds.describe_db_engine_versions(Engine="postgres", DefaultOnly=True)[
+        "DBEngineVersions"]] == ["17.5"]
+    assert [v["EngineVersion"] for v in rds.describe_db_engine_versions(Engine="postgres", EngineVersion="16")[
+        "DBEngineVersions"]] == ["16.8", "16.9"]
+
+
+def test_orderable_options_per_version_and_class(ses):
+    rds = ses("rds")
+    options = rds.describe_orderable_db_instance_options(
+        Engine="postgres", EngineVersion="17.5", DBInstanceClass="db.t3.micro"
+    )["OrderableDBInstanceOptions"]
+    assert [(o["EngineVersion"], o["DBInstanceClass"]) for o in options] == [("17.5", "db.t3.micro")]
+    assert not rds.describe_orderable_db_instance_options(
+        Engine="postgres", EngineVersion="17.5", DBInstanceClass="db.x9.huge"
+    )["OrderableDBInstanceOptions"]
+
+
+def test_create_db_instance_refuses_what_aws_refuses(ses):
+    rds = ses("rds")
+    assert refused_code(create_postgres, rds=rds, EngineVersion="99.9") == "InvalidParameterCombination"
+    assert refused_code(create_postgres, rds=rds, MasterUserPassword="short") == "InvalidParameterValue"
+    assert refused_code(create_postgres, rds=rds, MasterUserPassword="has/a/slash/in/it") == "InvalidParameterValue"
+    assert refused_code(create_postgres, rds=rds, AllocatedStorage=5) == "InvalidParameterCombination"
+    assert create_postgres(rds)["EngineVersion"] == "17.4"
+
+
+def test_modify_db_instance_checks_passwords_and_versions(ses):
+    rds = ses("rds")
+    create_postgres(rds)
+    modify = rds.modify_db_instance
+    assert refused_code(modify, DBInstanceIdentifier="analysis", MasterUserPassword="x") == "InvalidParameterValue"
+    assert refused_code(modify, DBInstanceIdentifier="analysis", EngineVersion="16.9") == "InvalidParameterCombination"
+    assert refused_code(modify, DBInstanceIdentifier="analysis", EngineVersion="18.0") == "InvalidParameterCombination"
+    # A minor upgrade needs no flag.
+    modify(DBInstanceIdentifier="analysis", EngineVersion="17.5", ApplyImmediately=True)
+    assert rds.describe_db_instances(DBInstanceIdentifier="analysis")["DBInstances"][0]["EngineVersion"] == "17.5"
+
+
+def test_delete_db_instance_needs_a_final_snapshot_rule(ses):
+    rds = ses("rds")
+    create_postgres(rds)
+    assert refused_code(rds.delete_db_instance, DBInstanceIdentifier="analysis") == "InvalidParameterCombination"
+    rds.delete_db_instance(DBInstanceIdentifier="analysis", SkipFinalSnapshot=True)
+    assert refused_code(rds.describe_db_instances, DBInstanceIdentifier="analysis") == "DBInstanceNotFound"
+
+
+def test_db_instance_status_control_goes_through_statuses(ses, control):
+    rds = ses("rds")
+    assert control("db-instance-status", DBInstanceIdentifier="analysis", Statuses=["creating", "backing-up"]) == (
+        200,
+        {},
+    )
+    create_postgres(rds)
+
+    def read():
+        return rds.describe_db_instances(DBInstanceIdentifier="analysis")["DBInstances"][0]
+
+    first = read()
+    assert first["DBInstanceStatus"] == "creating" and "Endpoint" not in first
+    second = read()
+    assert second["DBInstanceStatus"] == "backing-up" and second["Endpoint"]["Port"] == 5432
+    assert read()["DBInstanceStatus"] == "available"
+    assert control("db-instance-status", DBInstanceIdentifier="analysis", Statuses="creating")[0] == 400
+
+
+def test_a_security_group_in_use_by_a_db_instance_cannot_be_deleted(ses):
+    ec2, rds = ses("ec2"), ses("rds")
+    group = ec2.create_security_group(GroupName="pg", Description="PostgreSQL")["GroupId"]
+    create_postgres(rds, VpcSecurityGroupIds=[group])
+    assert refused_code(ec2.delete_security_group, GroupId=group) == "DependencyViolation"
+    rds.delete_db_instance(DBInstanceIdentifier="analysis", SkipFinalSnapshot=True)
+    ec2.delete_security_group(GroupId=group)
