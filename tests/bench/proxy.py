@@ -126,14 +126,15 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(message)
             return
         self.send_response_only(status, reason)
+        length = str(len(data))
         for name, value in answer_headers:
+            lower = name.lower()
+            if lower == "content-length" and self.command == "HEAD":
+                length = value  # the length of what a GET would answer, as the upstream said
             # The body was read in full: its length replaces any chunked framing of the upstream's.
-            if name.lower() not in HOP_BY_HOP and name.lower() not in ("transfer-encoding", "content-length"):
+            elif lower not in HOP_BY_HOP and lower not in ("transfer-encoding", "content-length"):
                 self.send_header(name, value)
-        if self.command != "HEAD" or not any(n.lower() == "content-length" for n, _ in answer_headers):
-            self.send_header("Content-Length", str(len(data)))
-        else:
-            self.send_header("Content-Length", dict((n.lower(), v) for n, v in answer_headers)["content-length"])
+        self.send_header("Content-Length", length)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

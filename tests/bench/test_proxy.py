@@ -81,7 +81,8 @@ def test_forwards_method_path_headers_and_body_unchanged(echo: str) -> None:
     server = started(echo)
     conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
     body = b"Action=ListUsers&Version=2010-05-08&x=%00\xff"
-    conn.request("PUT", "/bucket/key?lifecycle&x=1", body=body, headers={"Authorization": "AWS4 sig", "X-Amz-Date": "1"})
+    headers = {"Authorization": "AWS4 sig", "X-Amz-Date": "1"}
+    conn.request("PUT", "/bucket/key?lifecycle&x=1", body=body, headers=headers)
     response = conn.getresponse()
     seen = json.loads(response.read())
     assert response.status == 201
@@ -102,7 +103,8 @@ def test_forwards_method_path_headers_and_body_unchanged(echo: str) -> None:
 def test_relays_a_chunked_body(echo: str) -> None:
     server = started(echo)
     conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
-    conn.request("POST", "/", body=iter([b"abc", b"defg"]), encode_chunked=True, headers={"Transfer-Encoding": "chunked"})
+    chunked = {"Transfer-Encoding": "chunked"}
+    conn.request("POST", "/", body=iter([b"abc", b"defg"]), encode_chunked=True, headers=chunked)
     response = conn.getresponse()
     assert response.status == 201
     assert json.loads(response.read())["headers"]["transfer-encoding"] == "chunked"
