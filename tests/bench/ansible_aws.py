@@ -65,6 +65,7 @@ class Ansible(Tool):
                         "subscriptions": [{"endpoint": "{{ item.subscriber }}", "protocol": "email"}],
                     },
                     loop="{{ copies }}",
+                    register="topics",
                 )
             )
         tasks += [
@@ -118,20 +119,23 @@ class Ansible(Tool):
                 no_log=True,
             ),
         ]
+        # ses_identity wants the topic's ARN: the SES tasks loop over the topics' results, which hold it.
         feedback: dict[str, Any] = {}
+        loop, copy = "{{ copies }}", "item"
         if "sns.topics" in have:
+            loop, copy = "{{ topics.results }}", "item.item"
             feedback = {
-                "bounce_notifications": {"topic": "{{ item.topic }}", "include_headers": True},
-                "complaint_notifications": {"topic": "{{ item.topic }}"},
+                "bounce_notifications": {"topic": "{{ item.sns_arn }}", "include_headers": True},
+                "complaint_notifications": {"topic": "{{ item.sns_arn }}"},
             }
         if "ses.domains" in have:
-            identity = {"identity": "{{ item.domain }}", **feedback}
-            tasks.append(_task("SES domain", "community.aws.ses_identity", identity, loop="{{ copies }}"))
+            identity = {"identity": f"{{{{ {copy}.domain }}}}", **feedback}
+            tasks.append(_task("SES domain", "community.aws.ses_identity", identity, loop=loop))
         if "ses.email_addresses" in have:
             # The Pillar asks for the original headers in the domain's bounce notifications only.
-            plain = {**feedback, "bounce_notifications": {"topic": "{{ item.topic }}"}} if feedback else {}
-            identity = {"identity": "{{ item.email }}", **plain}
-            tasks.append(_task("SES address", "community.aws.ses_identity", identity, loop="{{ copies }}"))
+            plain = {**feedback, "bounce_notifications": {"topic": "{{ item.sns_arn }}"}} if feedback else {}
+            identity = {"identity": f"{{{{ {copy}.email }}}}", **plain}
+            tasks.append(_task("SES address", "community.aws.ses_identity", identity, loop=loop))
         return [
             {
                 "name": "ocp-aws runbook",
