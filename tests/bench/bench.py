@@ -42,10 +42,9 @@ from verify import Checker
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS: dict[str, type[Tool]] = {t.name: t for t in (OcpAws, Formula, SaltBoto3, Ansible)}
-# The default run stays near 20 minutes on 2 busy shared cores (about half that on idle ones): the
-# tools that start a process per state or per module run once where one apply takes minutes, and are
-# left out where even that is long. Ansible's time is its own start-up, not the latency, so it runs
-# at 20 ms only.
+# To keep the default run short on 2 cores, the tools that start a process per state or per module
+# run once where one apply takes minutes, and are left out where even that is long. Ansible's time is
+# its own start-up, not the latency, so it runs at 20 ms only.
 DEFAULT_SKIP = "ansible:*@0 ansible:*@80 ansible:10@* ansible:50@* saltext-boto3:50@* formula:50@0 formula:50@80"
 DEFAULT_ONCE = "ansible:* saltext-boto3:10@* formula:50@*"
 APPLY_TIMEOUT = 1800.0
