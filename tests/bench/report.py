@@ -173,8 +173,8 @@ def markdown(results: list[Result], ctx: Context, chart_name: str) -> str:
             "",
             "## Left out of this run, or run once",
             "",
-            "The default run stays well under 20 minutes on 2 cores by leaving out the slowest combinations",
-            "(`BENCH_SKIP`) and running some only once (`BENCH_ONCE`); `make bench-full` runs everything",
+            "To stay short on 2 cores, the default run leaves out the slowest combinations (`BENCH_SKIP`)",
+            "and runs some only once (`BENCH_ONCE`); `make bench-full` runs everything",
             f"{ctx.knobs['BENCH_RUNS']} times.",
         ]
         if skipped:
