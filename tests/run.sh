@@ -13,4 +13,4 @@ export OCP_AWS_BIN="$CARGO_TARGET_DIR/debug/ocp-aws"
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked
-"$OCP_AWS_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/salt tests/support/test_moto_server.py
+"$OCP_AWS_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/salt tests/support/test_moto_server.py tests/bench/test_proxy.py

@@ -1,236 +1,269 @@
-"""Helpers of tests/bench.sh: generate the benchmark's inputs, read moto's request recorder, summarise.
+"""`make bench`: ocp-aws and its peers on the whole runbook × K, behind a latency proxy in front of moto.
 
-Standard library only; run with any Python 3.
-    bench.py port                          a free loopback TCP port
-    bench.py gen OUT N                     OUT/pillar.yaml (ocp-aws), OUT/salt/{minion,srv/bench.sls} (peer)
-    bench.py record URL start              clear moto's request recording and start recording
-    bench.py record URL stop LABEL RESULTS stop, classify what was recorded, append a line to RESULTS
-    bench.py salt-check FILE               check a salt-call --out=json result; print "states changed"
-    bench.py salt-changes FILE             which settings the changed states of that result rewrote
-    bench.py table RESULTS                 the summary table
+Run by tests/bench.sh with the bench venv's Python (salt + saltext-boto3, ansible, boto3, psutil,
+matplotlib). For every latency, K and tool: a fresh moto server and proxy; `BENCH_RUNS` times a first
+apply on an empty account (moto reset between runs), a boto3 read-back against the Pillar, and one
+no-op re-apply whose requests moto records. Writes BENCHMARKS.md and BENCHMARKS.png.
+
+Exits non-zero when an apply fails, when what a tool made differs from the Pillar, or when an
+ocp-aws re-apply writes or changes anything. Knobs (environment):
+
+    BENCH_K          copies of the runbook          "1 10 50"
+    BENCH_LATENCIES  milliseconds per request       "0 20 80"
+    BENCH_RUNS       first applies (and re-applies)  3
+    BENCH_TOOLS      ocp-aws formula saltext-boto3 ansible
+    BENCH_SKIP       TOOL:K@MS patterns (* matches any) left out; "" runs everything
+    BENCH_ONCE       TOOL:K@MS patterns run once instead of BENCH_RUNS times; "" for none
+    BENCH_OUT        the report                      BENCHMARKS.md at the repository root
 """
 
-import base64
+from __future__ import annotations
+
+import datetime
+import fnmatch
 import json
-import re
-import socket
-import statistics
+import os
+import subprocess
 import sys
-import urllib.parse
+import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
-LIFECYCLE_RULE = {"id": "delete-after-30-days", "expire_days": 30, "abort_incomplete_multipart_days": 7}
+import measure
+import pillar
+import report
+import servers
+from ansible_aws import Ansible
+from results import Result
+from salt_boto3 import SaltBoto3
+from tools import Formula, OcpAws, Paths, Tool
+from verify import Checker
 
-# Read operations of the query protocol (IAM, STS): everything else is a write.
-READ_PREFIXES = ("Get", "List", "Describe", "Head")
-
-
-def names(i):
-    return f"ocp-bench-{i:02d}", f"ocp-bench-{i:02d}-rw", f"ocp-bench-{i:02d}-backup"
-
-
-def bucket_access(bucket):
-    # The same document ocp-aws derives from `bucket_access: <bucket>`.
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
-            {
-                "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-                "Resource": f"arn:aws:s3:::{bucket}/*",
-            },
-        ],
-    }
+REPO = Path(__file__).resolve().parents[2]
+TOOLS: dict[str, type[Tool]] = {t.name: t for t in (OcpAws, Formula, SaltBoto3, Ansible)}
+# To keep the default run short on 2 cores, the tools that start a process per state or per module
+# run once where one apply takes minutes, and are left out where even that is long. Ansible's time is
+# its own start-up, not the latency, so it runs at 20 ms only.
+DEFAULT_SKIP = "ansible:*@0 ansible:*@80 ansible:10@* ansible:50@* saltext-boto3:50@* formula:50@0 formula:50@80"
+DEFAULT_ONCE = "ansible:* saltext-boto3:10@* formula:50@*"
+APPLY_TIMEOUT = 1800.0
+NAGLE_K = 10
 
 
-def gen(out, n):
-    out = Path(out)
-    buckets, policies, users = {}, {}, {}
-    sls = {}
-    for i in range(n):
-        bucket, policy, user = names(i)
-        buckets[bucket] = {"lifecycle": [dict(LIFECYCLE_RULE)]}
-        policies[policy] = {"bucket_access": bucket}
-        users[user] = {"policies": [policy]}
-        # The peer: the same three resources with saltext-boto3's states. The lifecycle rule is
-        # written in the shape S3 returns it, since the state compares the JSON as it is.
-        sls[f"bucket {bucket}"] = {
-            "boto3_s3_bucket.present": [
-                {"Bucket": bucket},
-                {
-                    "LifecycleConfiguration": [
-                        {
-                            "ID": LIFECYCLE_RULE["id"],
-                            "Status": "Enabled",
-                            "Filter": {"Prefix": ""},
-                            "Expiration": {"Days": LIFECYCLE_RULE["expire_days"]},
-                            "AbortIncompleteMultipartUpload": {
-                                "DaysAfterInitiation": LIFECYCLE_RULE["abort_incomplete_multipart_days"]
-                            },
-                        }
-                    ]
-                },
-            ]
-        }
-        sls[f"policy {policy}"] = {
-            "boto3_iam.policy_present": [
-                {"name": policy},
-                {"policy_document": bucket_access(bucket)},
-                {"require": [{"boto3_s3_bucket": f"bucket {bucket}"}]},
-            ]
-        }
-        sls[f"user {user}"] = {
-            "boto3_iam.user_present": [
-                {"name": user},
-                {"managed_policies": [policy]},
-                {"require": [{"boto3_iam": f"policy {policy}"}]},
-            ]
-        }
-    pillar = {"ocp_aws": {"region": "us-east-1", "s3": {"buckets": buckets}, "iam": {"policies": policies, "users": users}}}
-    out.mkdir(parents=True, exist_ok=True)
-    # JSON is YAML: the file is read as YAML by ocp-aws.
-    (out / "pillar.yaml").write_text(json.dumps(pillar, indent=1) + "\n")
-
-    salt = out / "salt"
-    (salt / "srv").mkdir(parents=True, exist_ok=True)
-    (salt / "pillar").mkdir(parents=True, exist_ok=True)
-    (salt / "srv" / "bench.sls").write_text("#!json\n" + json.dumps(sls, indent=1) + "\n")
-    minion = {
-        "id": "bench",
-        "file_client": "local",
-        "root_dir": str(salt / "root"),
-        "file_roots": {"base": [str(salt / "srv")]},
-        "pillar_roots": {"base": [str(salt / "pillar")]},
-        "log_level_logfile": "warning",
-        # saltext-boto3 reads its default region from these keys; credentials come from the
-        # environment (boto3's chain) and the endpoint from AWS_ENDPOINT_URL (see tests/bench.sh).
-        "s3.region": "us-east-1",
-        "iam.region": "us-east-1",
-    }
-    (salt / "minion").write_text(json.dumps(minion, indent=1) + "\n")
+class BenchFailure(Exception):
+    """A result the benchmark must not report as a number."""
 
 
-def post(url):
-    urllib.request.urlopen(urllib.request.Request(url, method="POST", data=b""), timeout=10).read()
+def env_list(name: str, default: str) -> list[str]:
+    return os.environ.get(name, default).split()
 
 
-def classify(entry):
-    """(operation, is_write) of one recorded request."""
-    method = entry.get("method", "")
-    url = urllib.parse.urlsplit(entry.get("url", ""))
-    body = entry.get("body") or ""
-    if entry.get("body_encoded"):
-        body = base64.b64decode(body).decode("utf-8", "replace")
-    headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
-    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request", headers.get("authorization", ""))
-    service = scope.group(1) if scope else ""
-    params = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-    if "application/x-www-form-urlencoded" in headers.get("content-type", ""):
-        params.update(urllib.parse.parse_qs(body, keep_blank_values=True))
-    action = (params.get("Action") or [""])[0]
-    if action and service != "s3":
-        return f"{service or '?'}:{action}", not action.startswith(READ_PREFIXES)
-    # S3 (REST): name the request by method and sub-resource, e.g. "GET ?lifecycle".
-    sub = sorted(k for k in params if not k.startswith("X-Amz-") and k not in ("prefix", "max-keys", "delimiter"))
-    op = f"s3:{method} {'?' + '&'.join(sub) if sub else ('/' if url.path in ('', '/') else '<bucket>')}"
-    return op, method not in ("GET", "HEAD")
+def skipped(patterns: list[str], tool: str, k: int, latency: float) -> bool:
+    return any(fnmatch.fnmatchcase(f"{tool}:{k}@{latency:g}", p) for p in patterns)
 
 
-def record(url, what, label=None, results=None):
-    base = url.rstrip("/") + "/moto-api/recorder/"
-    if what == "start":
-        post(base + "reset-recording")
-        post(base + "start-recording")
-        return
-    post(base + "stop-recording")
-    text = urllib.request.urlopen(base + "download-recording", timeout=10).read().decode()
-    ops, writes = {}, {}
-    total = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        entry = json.loads(line)
-        if urllib.parse.urlsplit(entry.get("url", "")).path.startswith("/moto-api/"):
-            continue
-        op, is_write = classify(entry)
-        total += 1
-        ops[op] = ops.get(op, 0) + 1
-        if is_write:
-            writes[op] = writes.get(op, 0) + 1
-    with open(results, "a") as f:
-        f.write(json.dumps({"kind": "requests", "label": label, "requests": total, "writes": sum(writes.values()), "ops": ops, "write_ops": writes}) + "\n")
-    print(f"  requests recorded by moto: {total}, writes: {sum(writes.values())}")
-    print("  by operation: " + ", ".join(f"{k} {v}" for k, v in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))))
-    if writes:
-        print("  WRITES: " + ", ".join(f"{k} {v}" for k, v in sorted(writes.items())))
+def reset(moto: str) -> None:
+    request = urllib.request.Request(f"{moto}/moto-api/reset", data=b"", method="POST")
+    urllib.request.urlopen(request, timeout=60).close()
 
 
-def salt_check(path):
-    """Every state succeeded; prints how many reported changes. Exit 1 if any failed."""
-    data = json.loads(Path(path).read_text())["local"]
-    failed = [k for k, v in data.items() if v.get("result") is not True]
-    changed = [k for k, v in data.items() if v.get("changes")]
-    for k in failed[:5]:
-        print(f"  failed: {k}: {data[k].get('comment')}", file=sys.stderr)
-    print(f"{len(data)} {len(changed)}")
-    return 1 if failed else 0
+def one(paths: Paths, tool_class: type[Tool], k: int, latency: float, runs: int, work: Path) -> Result:
+    """A tool at one K and latency on its own moto server."""
+    with servers.started(work / "moto", str(paths.test_venv / "bin" / "python"), latency) as endpoints:
+        result: Result | None = None
+        for run in range(runs):
+            if run:
+                reset(endpoints.moto)
+            folder = work / f"run{run}"
+            folder.mkdir()
+            runbook = pillar.runbook(paths.binary, k, folder / "secrets")
+            tool = tool_class(paths, folder, runbook, endpoints.proxy)
+            tool.prepare()
+            if result is None:
+                result = Result(tool.name, tool.label, k, latency, tool.covered())
 
+            argv, env = tool.command(f"AKIABENCHFIRST{run}")
+            first = measure.run(argv, env, folder, APPLY_TIMEOUT)
+            outcome = tool.judge(first.returncode, first.stdout, first.stderr)
+            if not outcome.ok:
+                raise BenchFailure(f"{tool.label}, K={k}, {latency:g} ms: the first apply failed: {outcome.detail}")
+            problems = Checker(endpoints.moto).check(runbook, tool.coverage)
+            if problems:
+                listed = "\n  ".join(problems[:10])
+                raise BenchFailure(f"{tool.label}, K={k}, {latency:g} ms: AWS differs from the Pillar:\n  {listed}")
+            result.first_seconds.append(first.seconds)
+            result.first_peak_mb = max(result.first_peak_mb, first.peak_rss_mb)
 
-def salt_changes(path):
-    """Which settings the changed states rewrote, counted over states."""
-    data = json.loads(Path(path).read_text())["local"]
-    fields = {}
-    for key, ret in data.items():
-        if not ret.get("changes"):
-            continue
-        fun = key.split("_|-")[0] + "." + key.split("_|-")[-1]
-        for field in ret["changes"].get("new") or {"(other)": None}:
-            fields[f"{fun} {field}"] = fields.get(f"{fun} {field}", 0) + 1
-    print("  changed settings: " + ", ".join(f"{k} x{v}" for k, v in sorted(fields.items())))
-
-
-def table(results):
-    rows = [json.loads(line) for line in Path(results).read_text().splitlines() if line.strip()]
-    times = {r["label"]: r["seconds"] for r in rows if r["kind"] == "times"}
-    times_rows = {r["label"]: r for r in rows if r["kind"] == "times"}
-    reqs = {r["label"]: r for r in rows if r["kind"] == "requests"}
-    labels = [r["label"] for r in rows if r["kind"] == "times"]
-    base = statistics.median(times[labels[0]])
-    print(f"{'tool (re-apply of 60 unchanged resources)':<44} {'runs':>4} {'median s':>9} {'min s':>7} {'requests':>9} {'writes':>7} {'changed':>8} {'x ocp-aws':>10}")
-    for label in labels:
-        t = times[label]
-        r = reqs.get(label, {})
-        med = statistics.median(t)
+            keyid = f"AKIABENCHAGAIN{run}"
+            argv, env = tool.command(keyid)
+            again = measure.run(argv, env, folder, APPLY_TIMEOUT)
+            outcome = tool.judge(again.returncode, again.stdout, again.stderr)
+            if not outcome.ok:
+                raise BenchFailure(f"{tool.label}, K={k}, {latency:g} ms: a re-apply failed: {outcome.detail}")
+            ops = endpoints.recorded(keyid)
+            writes = Counter(op.label for op in ops if not op.read)
+            result.reapply_seconds.append(again.seconds)
+            result.reapply_peak_mb = max(result.reapply_peak_mb, again.peak_rss_mb)
+            result.requests, result.writes, result.write_ops = len(ops), sum(writes.values()), dict(writes)
+            result.reapply_changed = outcome.changed
+            if tool.name == "ocp-aws" and (writes or outcome.changed):
+                raise BenchFailure(f"ocp-aws, K={k}, {latency:g} ms: a re-apply wrote {dict(writes)}: {outcome.detail}")
+        assert result is not None
         print(
-            f"{label:<44} {len(t):>4} {med:>9.3f} {min(t):>7.3f} {r.get('requests', '-'):>9} {r.get('writes', '-'):>7}"
-            f" {times_rows[label].get('changed', '-'):>8} {(f'{med / base:.1f}x' if 'changed' in times_rows[label] else '-'):>10}"
+            f"  {result.label:<48} K={k:<3} {latency:>3g} ms  first {min(result.first_seconds):7.2f} s"
+            f"  re-apply {min(result.reapply_seconds):7.2f} s  {result.requests:>5} requests  {result.writes:>4} writes"
+            f"  {result.reapply_peak_mb:5.0f} MB",
+            flush=True,
         )
+        return result
 
 
-def main(argv):
-    cmd = argv[1]
-    if cmd == "port":
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        print(s.getsockname()[1])
-        s.close()
-    elif cmd == "gen":
-        gen(argv[2], int(argv[3]))
-    elif cmd == "record":
-        record(argv[2], argv[3], *argv[4:6])
-    elif cmd == "salt-check":
-        return salt_check(argv[2])
-    elif cmd == "salt-changes":
-        salt_changes(argv[2])
-    elif cmd == "table":
-        table(argv[2])
-    else:
-        print(__doc__, file=sys.stderr)
+def nagle(paths: Paths, work: Path, runs: int) -> dict[str, list[float]]:
+    """The ocp-aws re-apply of K=10 through the proxy at 0 ms, with and without TCP_NODELAY."""
+    found: dict[str, list[float]] = {}
+    for mode in ("nodelay", "nagle"):
+        test_python = str(paths.test_venv / "bin" / "python")
+        with servers.started(work / mode / "moto", test_python, 0, nagle=mode == "nagle") as ep:
+            runbook = pillar.runbook(paths.binary, NAGLE_K, work / mode / "secrets")
+            tool = OcpAws(paths, work / mode, runbook, ep.proxy)
+            tool.prepare()
+            argv, env = tool.command("AKIABENCHNAGLEFIRST")
+            measure.run(argv, env, work / mode, APPLY_TIMEOUT)
+            times = []
+            for run in range(runs):
+                keyid = f"AKIABENCHNAGLE{run}"
+                argv, env = tool.command(keyid)
+                outcome = measure.run(argv, env, work / mode, APPLY_TIMEOUT)
+                if outcome.returncode != 0:
+                    raise BenchFailure(f"ocp-aws with the {mode} proxy failed: {outcome.stderr[-2000:]}")
+                times.append(outcome.seconds)
+                found["requests"] = [float(len(ep.recorded(keyid)))]
+            found[mode] = times
+    print(f"  ocp-aws re-apply, K={NAGLE_K}, 0 ms: {found}", flush=True)
+    return found
+
+
+def startup(command: list[str], env: dict[str, str], cwd: Path, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        run = measure.run(command, env, cwd, 120)
+        if run.returncode != 0:
+            raise BenchFailure(f"{' '.join(command)} failed: {run.stderr[-2000:]}")
+        times.append(run.seconds)
+    return times
+
+
+def version(command: list[str]) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def versions(paths: Paths) -> dict[str, str]:
+    test_py, bench_py = str(paths.test_venv / "bin" / "python"), str(paths.bench_venv / "bin" / "python")
+    meta = "import importlib.metadata as m, sys; print(' '.join(m.version(p) for p in sys.argv[1:]))"
+    moto, salt = version([test_py, "-c", meta, "moto", "salt"]).split()
+    peers = version([bench_py, "-c", meta, "saltext-boto3", "ansible", "ansible-core", "boto3"]).split()
+    collections = (
+        "import json, sys, ansible_collections as a, pathlib; p = pathlib.Path(a.__path__[0]); "
+        "print(' '.join(json.loads((p / n / 'MANIFEST.json').read_text())['collection_info']['version']"
+        " for n in sys.argv[1:]))"
+    )
+    amazon, community = version([bench_py, "-c", collections, "amazon/aws", "community/aws"]).split()
+    return {
+        "ocp-aws": version([paths.binary, "--version"]).removeprefix("ocp-aws "),
+        "moto": moto,
+        "salt": salt,
+        "saltext-boto3": peers[0],
+        "ansible": f"{peers[1]} (ansible-core {peers[2]}, amazon.aws {amazon}, community.aws {community})",
+        "boto3 (peers)": peers[3],
+        "Python": sys.version.split()[0],
+    }
+
+
+def main() -> int:
+    paths = Paths(
+        binary=os.environ["OCP_AWS_BIN"],
+        test_venv=Path(os.environ["OCP_AWS_VENV"]),
+        bench_venv=Path(sys.executable).parent.parent,
+        repo=REPO,
+    )
+    work = Path(os.environ["BENCH_WORK"])
+    ks = [int(k) for k in env_list("BENCH_K", "1 10 50")]
+    latencies = [float(ms) for ms in env_list("BENCH_LATENCIES", "0 20 80")]
+    runs = int(os.environ.get("BENCH_RUNS", "3"))
+    names = env_list("BENCH_TOOLS", " ".join(TOOLS))
+    skip = env_list("BENCH_SKIP", DEFAULT_SKIP)
+    once = env_list("BENCH_ONCE", DEFAULT_ONCE)
+    out = Path(os.environ.get("BENCH_OUT", REPO / "BENCHMARKS.md"))
+    unknown = [n for n in names if n not in TOOLS]
+    if unknown or runs < 1 or not ks or not latencies:
+        print(f"bench: unknown tools {unknown} (known: {', '.join(TOOLS)}), or no K, latency or run", file=sys.stderr)
         return 2
+    started = time.monotonic()
+    knobs = {
+        "BENCH_K": " ".join(map(str, ks)),
+        "BENCH_LATENCIES": " ".join(f"{ms:g}" for ms in latencies),
+        "BENCH_RUNS": str(runs),
+        "BENCH_TOOLS": " ".join(names),
+        "BENCH_SKIP": " ".join(skip),
+        "BENCH_ONCE": " ".join(once),
+    }
+    print("== versions: " + json.dumps(versions(paths)), flush=True)
+    results: list[Result] = []
+    try:
+        print("== start-up and Nagle's algorithm", flush=True)
+        nagle_times = nagle(paths, work / "nagle", runs)
+        probe = pillar.runbook(paths.binary, 1, work / "probe" / "secrets")
+        pillar_file = pillar.write(probe, work / "probe" / "pillar.yaml")
+        env = OcpAws(paths, work, probe, "").base_env("AKIABENCHPROBE")
+        ocp_startup = startup([paths.binary, "validate", "-f", str(pillar_file)], env, work, runs)
+        salt_startup: list[float] = []
+        if "formula" in names or "saltext-boto3" in names:
+            conf = work / "probe" / "conf"
+            conf.mkdir()
+            options = {"id": "bench", "file_client": "local", "root_dir": str(work / "probe" / "root")}
+            (conf / "minion").write_text(json.dumps(options))
+            salt_call = str(paths.test_venv / "bin" / "salt-call")
+            salt_startup = startup([salt_call, "--local", "-c", str(conf), "--out=json", "test.true"], env, work, runs)
+        for latency in latencies:
+            for k in ks:
+                print(f"== {latency:g} ms per request, K={k}", flush=True)
+                for name in names:
+                    tool_class = TOOLS[name]
+                    if skipped(skip, name, k, latency):
+                        runbook = pillar.runbook(paths.binary, k, work / "skipped")
+                        resources = tool_class(paths, work, runbook, "").covered()
+                        results.append(Result(name, tool_class.label, k, latency, resources, skipped="BENCH_SKIP"))
+                        continue
+                    times = 1 if skipped(once, name, k, latency) else runs
+                    results.append(one(paths, tool_class, k, latency, times, work / f"{name}-k{k}-{latency:g}ms"))
+    except BenchFailure as failure:
+        print(f"bench: FAILED: {failure}", file=sys.stderr)
+        (work / "results.json").write_text(json.dumps([r.to_json() for r in results], indent=1))
+        return 1
+    per_copy = sum(len(probe.entries(s)) for s in probe.sections if s not in pillar.SINGLETONS)
+    ctx = report.Context(
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=report.machine(),
+        versions=versions(paths),
+        knobs=knobs,
+        sections=probe.sections,
+        missing=probe.missing,
+        per_copy=per_copy,
+        nagle=nagle_times,
+        nagle_k=NAGLE_K,
+        salt_startup=salt_startup,
+        ocp_startup=ocp_startup,
+        seconds=time.monotonic() - started,
+    )
+    report.write(results, ctx, out)
+    (work / "results.json").write_text(json.dumps([r.to_json() for r in results], indent=1))
+    print(f"== wrote {out} and {out.with_suffix('.png')} in {ctx.seconds / 60:.1f} min", flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())
