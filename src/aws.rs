@@ -360,57 +360,31 @@ impl Clients {
                 let cfg = self.base.to_builder().region(Region::new(region.to_string())).build();
                 let (log, notice) = (self.log.clone(), self.notice.clone());
                 let ses_notice = SlowCallNotice { attempts: self.ses_attempts, ..notice.clone() };
+                // Every client records its operations and says when one is slow; the tokens after
+                // the notice are a service's own settings, calls on its config builder.
+                macro_rules! client {
+                    ($sdk:ident, $notice:expr $(, $($settings:tt)+)?) => {
+                        $sdk::Client::from_conf(
+                            $sdk::config::Builder::from(&cfg)
+                                $($($settings)+)?
+                                .interceptor(log.clone())
+                                .interceptor($notice)
+                                .build(),
+                        )
+                    };
+                }
+                // SES throttles at about one request a second: adaptive retries also slow the
+                // client down once throttled, instead of only backing off each call.
+                let ses_retries = RetryConfig::adaptive().with_max_attempts(self.ses_attempts);
                 Arc::new(RegionClients {
-                    s3: aws_sdk_s3::Client::from_conf(
-                        aws_sdk_s3::config::Builder::from(&cfg)
-                            .force_path_style(self.path_style)
-                            .interceptor(log.clone())
-                            .interceptor(notice.clone())
-                            .build(),
-                    ),
-                    iam: aws_sdk_iam::Client::from_conf(
-                        aws_sdk_iam::config::Builder::from(&cfg)
-                            .interceptor(log.clone())
-                            .interceptor(notice.clone())
-                            .build(),
-                    ),
-                    // SES throttles at about one request a second: adaptive retries also slow the
-                    // client down once throttled, instead of only backing off each call.
-                    sesv2: aws_sdk_sesv2::Client::from_conf(
-                        aws_sdk_sesv2::config::Builder::from(&cfg)
-                            .retry_config(RetryConfig::adaptive().with_max_attempts(self.ses_attempts))
-                            .interceptor(log.clone())
-                            .interceptor(ses_notice.clone())
-                            .build(),
-                    ),
-                    ses: aws_sdk_ses::Client::from_conf(
-                        aws_sdk_ses::config::Builder::from(&cfg)
-                            .retry_config(RetryConfig::adaptive().with_max_attempts(self.ses_attempts))
-                            .interceptor(log.clone())
-                            .interceptor(ses_notice)
-                            .build(),
-                    ),
-                    sns: aws_sdk_sns::Client::from_conf(
-                        aws_sdk_sns::config::Builder::from(&cfg)
-                            .interceptor(log.clone())
-                            .interceptor(notice.clone())
-                            .build(),
-                    ),
-                    ec2: aws_sdk_ec2::Client::from_conf(
-                        aws_sdk_ec2::config::Builder::from(&cfg)
-                            .interceptor(log.clone())
-                            .interceptor(notice.clone())
-                            .build(),
-                    ),
-                    rds: aws_sdk_rds::Client::from_conf(
-                        aws_sdk_rds::config::Builder::from(&cfg)
-                            .interceptor(log.clone())
-                            .interceptor(notice.clone())
-                            .build(),
-                    ),
-                    sts: aws_sdk_sts::Client::from_conf(
-                        aws_sdk_sts::config::Builder::from(&cfg).interceptor(log).interceptor(notice).build(),
-                    ),
+                    s3: client!(aws_sdk_s3, notice.clone(), .force_path_style(self.path_style)),
+                    iam: client!(aws_sdk_iam, notice.clone()),
+                    sesv2: client!(aws_sdk_sesv2, ses_notice.clone(), .retry_config(ses_retries.clone())),
+                    ses: client!(aws_sdk_ses, ses_notice, .retry_config(ses_retries)),
+                    sns: client!(aws_sdk_sns, notice.clone()),
+                    ec2: client!(aws_sdk_ec2, notice.clone()),
+                    rds: client!(aws_sdk_rds, notice.clone()),
+                    sts: client!(aws_sdk_sts, notice),
                 })
             })
             .clone()
