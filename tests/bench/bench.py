@@ -14,6 +14,8 @@ ocp-aws re-apply writes or changes anything. Knobs (environment):
     BENCH_TOOLS      ocp-aws formula saltext-boto3 ansible
     BENCH_SKIP       TOOL:K@MS patterns (* matches any) left out; "" runs everything
     BENCH_ONCE       TOOL:K@MS patterns run once instead of BENCH_RUNS times; "" for none
+    BENCH_SWEEPS     ocp-aws alone: its --concurrency with and without throttling, and K=100 and 200
+                     ("concurrency scale"; "" for none; see sweeps.py)
     BENCH_OUT        the report                      BENCHMARKS.md at the repository root
 """
 
@@ -34,6 +36,7 @@ import measure
 import pillar
 import report
 import servers
+import sweeps
 from ansible_aws import Ansible
 from results import Result
 from salt_boto3 import SaltBoto3
@@ -197,8 +200,10 @@ def main() -> int:
     names = env_list("BENCH_TOOLS", " ".join(TOOLS))
     skip = env_list("BENCH_SKIP", DEFAULT_SKIP)
     once = env_list("BENCH_ONCE", DEFAULT_ONCE)
+    sweep_names = env_list("BENCH_SWEEPS", "concurrency scale")
     out = Path(os.environ.get("BENCH_OUT", REPO / "BENCHMARKS.md"))
     unknown = [n for n in names if n not in TOOLS]
+    unknown += [n for n in sweep_names if n not in ("concurrency", "scale")]
     if unknown or runs < 1 or not ks or not latencies:
         print(f"bench: unknown tools {unknown} (known: {', '.join(TOOLS)}), or no K, latency or run", file=sys.stderr)
         return 2
@@ -210,9 +215,11 @@ def main() -> int:
         "BENCH_TOOLS": " ".join(names),
         "BENCH_SKIP": " ".join(skip),
         "BENCH_ONCE": " ".join(once),
+        "BENCH_SWEEPS": " ".join(sweep_names),
     }
     print("== versions: " + json.dumps(versions(paths)), flush=True)
     results: list[Result] = []
+    sweep: sweeps.Sweep | None = None
     try:
         print("== start-up and Nagle's algorithm", flush=True)
         nagle_times = nagle(paths, work / "nagle", runs)
@@ -240,6 +247,14 @@ def main() -> int:
                         continue
                     times = 1 if skipped(once, name, k, latency) else runs
                     results.append(one(paths, tool_class, k, latency, times, work / f"{name}-k{k}-{latency:g}ms"))
+        if "scale" in sweep_names:
+            for k in sweeps.SCALE_K:
+                print(f"== scale: ocp-aws, {sweeps.LATENCY_MS:g} ms per request, K={k}", flush=True)
+                folder = work / f"scale-k{k}"
+                results.append(one(paths, OcpAws, k, sweeps.LATENCY_MS, 1, folder))
+        if "concurrency" in sweep_names:
+            print(f"== concurrency: ocp-aws, {sweeps.LATENCY_MS:g} ms per request, K={sweeps.K}", flush=True)
+            sweep = sweeps.concurrency(paths, work / "concurrency", runs, APPLY_TIMEOUT, BenchFailure)
     except BenchFailure as failure:
         print(f"bench: FAILED: {failure}", file=sys.stderr)
         (work / "results.json").write_text(json.dumps([r.to_json() for r in results], indent=1))
@@ -257,6 +272,7 @@ def main() -> int:
         nagle_k=NAGLE_K,
         salt_startup=salt_startup,
         ocp_startup=ocp_startup,
+        sweep=sweep,
         seconds=time.monotonic() - started,
     )
     report.write(results, ctx, out)

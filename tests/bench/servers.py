@@ -60,6 +60,11 @@ class Endpoints:
             entries = json.loads(response.read())["Operations"]
         return [Operation(e["AccessKeyId"], e["Service"], e["Operation"], bool(e["Read"])) for e in entries]
 
+    def throttled(self) -> dict[str, int]:
+        """Requests the proxy answered with a throttling error so far, by service."""
+        with urllib.request.urlopen(f"{self.proxy}/_proxy/stats", timeout=60) as response:
+            return dict(json.loads(response.read())["throttled"])
+
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
@@ -84,8 +89,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def started(workdir: Path, test_python: str, latency_ms: float, nagle: bool = False) -> Iterator[Endpoints]:
-    """Start moto and a proxy with ``latency_ms`` in front of it; stop both on exit.
+def started(
+    workdir: Path, test_python: str, latency_ms: float, nagle: bool = False, throttle: str = ""
+) -> Iterator[Endpoints]:
+    """Start moto and a proxy with ``latency_ms`` (and ``throttle``, see proxy.py) in front of it; stop
+    both on exit.
 
     ``workdir`` must not exist yet: moto appends its recording to a file there, so a folder used
     before would carry another run's requests."""
@@ -105,6 +113,7 @@ def started(workdir: Path, test_python: str, latency_ms: float, nagle: bool = Fa
         _wait_for(f"{moto_url}/moto-api/data.json", moto, moto_log)
         proxy_log = workdir / "proxy.log"
         args = [sys.executable, str(PROXY), "--upstream", moto_url, "--latency-ms", str(latency_ms)]
+        args += ["--throttle", throttle] if throttle else []
         with open(proxy_log, "wb") as log:
             proxy = subprocess.Popen([*args, *(["--nagle"] if nagle else [])], stdout=subprocess.PIPE, stderr=log)
         try:

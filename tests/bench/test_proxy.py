@@ -176,3 +176,55 @@ def test_answers_502_when_the_upstream_is_gone() -> None:
 def test_refuses_an_upstream_that_is_not_http_host_port() -> None:
     with pytest.raises(ValueError):
         proxy.serve("https://example.org")
+
+
+def signed(service: str) -> dict[str, str]:
+    scope = f"AKIATEST/20261201/us-east-1/{service}/aws4_request"
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=00"}
+
+
+def test_throttles_each_service_on_its_own_with_its_own_error(echo: str) -> None:
+    server = proxy.serve(echo, 0, 0.0, True, throttle={"iam": 2, "s3": 1, "ses": 1})
+    serving(server)
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
+
+    def status(method: str, path: str, service: str) -> tuple[int, bytes, str | None]:
+        conn.request(method, path, body=b"Action=ListUsers", headers=signed(service))
+        response = conn.getresponse()
+        return response.status, response.read(), response.getheader("x-amzn-ErrorType")
+
+    # A burst of the rate passes, the next is refused with the service's own error.
+    assert [status("POST", "/", "iam")[0] for _ in range(2)] == [201, 201]
+    code, body, _ = status("POST", "/", "iam")
+    assert code == 400 and b"<Code>Throttling</Code>" in body
+    code, body, _ = status("GET", "/bucket?lifecycle", "s3")
+    assert code == 201
+    code, body, _ = status("GET", "/bucket?lifecycle", "s3")
+    assert code == 503 and b"<Code>SlowDown</Code>" in body
+    assert status("GET", "/v2/email/identities/x", "ses")[0] == 201
+    code, body, error_type = status("GET", "/v2/email/identities/x", "ses")
+    assert code == 429 and error_type == "TooManyRequestsException"
+    # Unthrottled services and unsigned requests pass.
+    assert status("POST", "/", "sns")[0] == 201
+    conn.request("GET", "/")
+    unsigned = conn.getresponse()
+    assert unsigned.status == 201
+    unsigned.read()
+    conn.close()
+    # The bucket refills at the rate.
+    time.sleep(0.6)
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
+    assert status("POST", "/", "iam")[0] == 201
+    conn.request("GET", "/_proxy/stats")
+    stats = json.loads(conn.getresponse().read())
+    assert stats["throttled"] == {"iam": 1, "s3": 1, "ses": 1}
+    assert stats["forwarded"] == 7
+    server.shutdown()
+
+
+def test_refuses_a_throttle_that_is_not_service_equals_rate() -> None:
+    assert proxy.parse_throttle("iam=10, s3=2.5") == {"iam": 10.0, "s3": 2.5}
+    assert proxy.parse_throttle("") == {}
+    for bad in ("iam", "=3", "iam=0", "iam=-1", "iam=x"):
+        with pytest.raises(ValueError):
+            proxy.parse_throttle(bad)

@@ -83,6 +83,7 @@ class OcpAws(Tool):
 
     name, label = "ocp-aws", "ocp-aws apply"
     SUMMARY = re.compile(r"(\d+) resources: (\d+) changed, (\d+) pending, (\d+) unchanged, (\d+) failed\.")
+    concurrency: int | None = None  # --concurrency, when not the default
 
     def prepare(self) -> None:
         self.pillar = self.work / "pillar.yaml"
@@ -90,6 +91,8 @@ class OcpAws(Tool):
 
     def command(self, keyid: str) -> tuple[list[str], dict[str, str]]:
         argv = [self.paths.binary, "apply", "-f", str(self.pillar), "--endpoint-url", self.endpoint]
+        if self.concurrency is not None:
+            argv += ["--concurrency", str(self.concurrency)]
         return argv, self.base_env(keyid)
 
     def judge(self, returncode: int, stdout: str, stderr: str) -> Outcome:
