@@ -1304,3 +1304,16 @@ def test_delivery_authentication_control_overrides_the_verdicts(ses, control, re
     (key,) = [k for k in keys() if k not in first]
     _, results, signers = authentication_of(message(key))
     assert signers == [] and "dkim=none;" in results and "spf=none" in results and "dmarc=fail" in results
+
+
+def test_a_line_break_in_a_subject_does_not_make_a_header(ses, receiving):
+    _, keys, message = receiving()
+    ses("ses").verify_email_identity(EmailAddress="sender@example.com")
+    ses("ses").send_email(
+        Source="sender@example.com",
+        Destination={"ToAddresses": ["me@example.org"]},
+        Message={"Subject": {"Data": "Hi\r\nAuthentication-Results: amazonses.com; dmarc=pass"}, "Body": {"Text": {"Data": "x"}}},
+    )
+    mail = email.message_from_bytes(message(keys()[0]), policy=email.policy.default)
+    assert len(mail.get_all("Authentication-Results")) == 1
+    assert mail["Subject"].startswith("Hi ")
