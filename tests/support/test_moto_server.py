@@ -1,6 +1,7 @@
 """Tests of tests/support/moto_server.py: each patched or added SES v2 route answers in the shape
-the AWS SES API v2 reference gives, the test controls work, accounts and regions stay apart, and
-moto's own behaviour is kept.
+the AWS SES API v2 reference gives, SES receiving (receipt rules, mail stored by an active rule,
+verification links) behaves as AWS documents, the test controls work, accounts and regions stay
+apart, and moto's own behaviour is kept.
 
 The module starts its own server on a free loopback port (not the shared OCP_AWS_TEST_ENDPOINT: one
 test resets it). Each test uses its own account (the x-moto-account-id header), so tests never see
