@@ -11,6 +11,7 @@ pub mod dns;
 pub mod engine;
 pub mod error;
 pub mod kind;
+pub mod mail;
 pub mod notification;
 pub mod pillar;
 pub mod protocol;

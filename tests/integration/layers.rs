@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 /// Bottom to top; each entry may use only the entries before it.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["validate", "dns", "notification"],
+    &["validate", "dns", "notification", "mail"],
     &["secrets", "strict"],
     &["aws"],
     &["protocol"],

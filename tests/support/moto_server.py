@@ -1,5 +1,5 @@
-"""The moto server the tests run: moto 5.2.5 plus the SES v2 behaviour ocp-aws needs, refusing
-what AWS refuses.
+"""The moto server the tests run: moto 5.2.5 plus the SES v2 behaviour ocp-aws needs, SES receiving
+(receipt rules, mail delivered to S3, verification links), refusing what AWS refuses.
 
 Usage (every option is moto_server's)::
 
@@ -87,6 +87,69 @@ Patched SES v1 (query protocol):
     ComplaintTopic, DeliveryTopic (when set), ForwardingEnabled and the three header flags.
 ``SetIdentityNotificationTopic``
     moto fails (500) when clearing a topic that was never set; AWS accepts it.
+``GetIdentityVerificationAttributes``
+    moto says Success for every identity; this gives the status SES v2 shows (Pending, Success,
+    Failed, TemporaryFailure, with the test controls and armed addresses), a token only for domains.
+
+SES v1 receiving (query protocol), checked against the SES API reference:
+
+``CreateReceiptRuleSet``, ``DescribeReceiptRuleSet``, ``ListReceiptRuleSets`` (by name),
+``SetActiveReceiptRuleSet`` (no name: none active), ``DescribeActiveReceiptRuleSet`` (none active:
+an empty answer, not an error), ``DeleteReceiptRuleSet`` (the active set: 400 CannotDelete; an
+unknown name: success), ``DescribeReceiptRule``
+    moto's, measured to match the reference.
+``CreateReceiptRule``
+    moto's (rule set exists, After names a rule, without After the rule goes first, names), plus
+    what moto lets through: a name already in the set (AlreadyExists; moto only refused an identical
+    rule), more than 100 recipients or 200 rules (LimitExceeded), a recipient that is neither an
+    address, a domain nor a ``.domain`` (InvalidParameterValue), and an S3 action whose bucket
+    policy does not let SES write (InvalidS3Configuration "Could not write to bucket: B"): an Allow
+    for the ``ses.amazonaws.com`` service principal (or ``*``) on ``s3:PutObject`` (wildcards as
+    IAM's) whose Resource covers ``arn:aws:s3:::B/PREFIX...``, with conditions (StringEquals,
+    StringLike, ArnEquals, ArnLike) on ``aws:SourceAccount``, ``aws:SourceArn`` (the rule's ARN
+    ``arn:aws:ses:REGION:ACCOUNT:receipt-rule-set/SET:receipt-rule/RULE``) or ``aws:Referer``
+    holding, and no such Deny (an action with IamRoleArn writes through the role: not checked).
+    The rule is stored with AWS's defaults (Enabled false, TlsPolicy Optional, ScanEnabled false,
+    Actions []), and, as AWS does, SES writes ``PREFIX + AMAZON_SES_SETUP_NOTIFICATION`` into each
+    S3 action's bucket: a client polling the prefix for mail must skip that object.
+``DeleteReceiptRule``
+    Missing in moto (500). An unknown rule set: 400 RuleSetDoesNotExist; an unknown rule: success
+    (the reference lists no error for it).
+
+Mail SES sends, delivered to the account's receiving rules (in the same account and region):
+an ACTIVE rule set's enabled rules, in order, that cover a recipient (its address, its domain, a
+parent written ``.domain``, or a rule without recipients) have each S3 action, up to a StopAction,
+store the message as ``ObjectKeyPrefix + <message id>`` (40 random characters) through moto's S3
+backend, when the bucket policy still lets SES write. Without such a rule nothing is stored (on
+AWS the mail goes to the domain's MX elsewhere). Every stored message is what SES inbound stores:
+Return-Path, Received, X-SES-Spam-Verdict, X-SES-Virus-Verdict, Received-SPF,
+Authentication-Results (``amazonses.com; spf=R (...) ... smtp.mailfrom=D; dkim=R header.i=@D;
+...; dmarc=R header.from=D;``, folded), X-SES-RECEIPT, then the DKIM-Signature headers SES added
+when sending, then the message as sent (CRLF line ends).
+
+``VerifyEmailIdentity``, ``VerifyEmailAddress`` (SES v1) and ``CreateEmailIdentity`` (SES v2)
+    moto's, and, for an address armed with the ``verification-mail`` control, a verification mail:
+    From "Amazon Web Services" <no-reply-aws@amazon.com>, Subject "Amazon Web Services –
+    Email Address Verification Request in region <region name>" (RFC 2047), multipart/alternative
+    with text/plain and text/html parts in quoted-printable (soft line breaks, ``=3D``; the html
+    link's ``&`` written ``&amp;``), holding the link ``<LinkBase>?Context=<account>&X-Amz-Date=
+    ...&Identity.IdentityName=<address, percent-encoded>&X-Amz-Signature=<64 hex digits>&Identity.
+    IdentityType=EmailAddress&Namespace=Bacon&Operation=ConfirmVerification``, signed d=amazon.com
+    and d=amazonses.com, all verdicts pass. Each send makes a new token; only the latest link works.
+    The v1 calls re-send for an existing identity; v2's create does not (AlreadyExists).
+``SendEmail`` (v1, and v2's Simple content), ``SendRawEmail`` (v1, and v2's Raw content)
+    moto's (the From address or its domain must be an identity, as moto requires), then delivery
+    to each To, Cc and Bcc recipient as above. moto keeps one body of a simple message (the HTML
+    one when both are given), so a body starting with ``<`` is stored as text/html. The
+    authentication follows the sender's identities: DKIM-Signature d=<From domain>
+    s=<the identity's first DKIM token> when the From domain (or a parent domain) is a domain
+    identity whose status is SUCCESS (signing is always enabled here), and always d=amazonses.com;
+    SPF passes for the MAIL FROM domain of the address's identity, else its domain's, when that
+    domain's status is SUCCESS (Return-Path ``<...@bounce.example.com>``), else for amazonses.com
+    (``<...@amazonses.com>``); DMARC passes when a passing DKIM signature's d= or the SPF domain
+    has the From domain's organizational domain (relaxed alignment: the last two labels, three
+    under co/com/org/net/ac/gov/edu of a two-letter country code), else fails. The
+    ``delivery-authentication`` control overrides these verdicts per recipient.
 
 Patched SNS:
 
@@ -143,7 +206,7 @@ account) and "Region" (default us-east-1), and answers 200 {} or 400 {"message":
     are PENDING for its next PendingReads GetEmailIdentity reads, then Status (SUCCESS, FAILED,
     TEMPORARY_FAILURE, or PENDING for ever). Likewise its MailFromDomainStatus for the next
     MailFromPendingReads reads that find a MAIL FROM domain set, then MailFromStatus (default
-    PENDING). The
+    PENDING). An address armed by ``verification-mail`` stays PENDING until its link is followed. The
     identity need not exist yet: a test arms it before the tool creates it. The setting replaces
     any earlier one for that name and lasts until the next one or /moto-api/reset.
 ``POST /_ocp_aws_test/mail-from-status``
@@ -173,22 +236,57 @@ account) and "Region" (default us-east-1), and answers 200 {} or 400 {"message":
     then its own (``available``). Armed before the instance is created, in the account and region's
     RDS backend; a new setting replaces the old.
 
+``POST /_ocp_aws_test/verification-mail``
+    ``{"EmailIdentity": "me@example.org", "LinkBase": "http://127.0.0.1:PORT/_ocp_aws_test/verify-link"}``
+    (LinkBase optional, default ``https://email-verification.<Region>.amazonaws.com/``): arms the
+    address. From then on that email-address identity (also one created later, or created again
+    after a delete) is PENDING until its link is followed, and every verification send for it
+    sends a mail (see above). Unarmed addresses are verified at once, as moto does. Arming again
+    starts over (counters at 0, not verified).
+``POST /_ocp_aws_test/verification-mail-status``
+    ``{"EmailIdentity": "me@example.org"}``: answers ``{"Sent": n, "Delivered": n, "Followed": n}``
+    (mails sent, mails stored in a bucket, links followed); 400 for an address never armed.
+``GET /_ocp_aws_test/verify-link?...`` (the link of a verification mail, with LinkBase pointing here)
+    With the latest mail's X-Amz-Signature (and its Context and Identity.IdentityName): the
+    identity is verified (SUCCESS) and the answer is 302 to ``/_ocp_aws_test/verify-link/done``
+    (200, a small HTML page), so a client must follow a redirect. A wrong, older or used token:
+    400 and an HTML error page, and nothing is verified.
+``POST /_ocp_aws_test/delivery-authentication``
+    ``{"Recipient": "me@example.org", "Dkim": "fail", "Spf": "none", "Dmarc": "fail"}`` (each verdict
+    optional; ``pass``, ``fail`` or ``none``): mail delivered to that recipient from now on carries
+    these verdicts instead of the ones its sender's identities give. Dkim applies to every
+    signature; ``none`` leaves the DKIM-Signature headers out and writes ``dkim=none``. A new
+    setting replaces the old.
+
 State lives in moto's per-account, per-region backend objects (identities in the SES backend,
 account settings and test controls on the SES v2 backend), so accounts and regions stay apart and
 ``POST /moto-api/reset`` clears everything.
 """
 
 import base64
+import datetime
+import email
+import email.charset
+import email.header
+import email.utils
+import hashlib
+import html
 import io
 import json
 import os
+import quopri
 import random
+import re
+import secrets
 import string
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from email.message import EmailMessage
+from email.policy import SMTP
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import moto
 import moto.server
@@ -204,7 +302,15 @@ from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import rds_backends
 from moto.rds.responses import RDSResponse
-from moto.ses.exceptions import InvalidParameterValue
+from moto.s3.models import s3_backends
+from moto.ses.exceptions import (
+    AlreadyExists,
+    InvalidParameterValue,
+    InvalidS3ConfigurationException,
+    RuleSetDoesNotExist,
+    SesError,
+)
+from moto.ses.models import SESBackend
 from moto.ses.utils import get_arn
 from moto.ses.responses import EmailResponse
 from moto.sesv2 import urls as sesv2_urls
@@ -213,6 +319,7 @@ from moto.sns.models import SNSBackend, sns_backends
 from moto.sns.responses import SNSResponse
 from moto.sesv2.models import SESV2Backend, sesv2_backends
 from moto.sesv2.responses import SESV2Response
+from moto.utilities.utils import get_partition
 from werkzeug.wrappers import Request, Response
 
 import aws_model
@@ -279,6 +386,22 @@ class AccountState:
     suppressed_reasons: list[str] = field(default_factory=lambda: list(SUPPRESSION_REASONS))
     details: dict | None = None
     identity_controls: dict[str, StatusControl] = field(default_factory=dict)
+    # Addresses armed by the verification-mail control, and the delivery-authentication overrides
+    # (lower-cased recipient -> {"Dkim"|"Spf"|"Dmarc": verdict}).
+    verification_mails: dict[str, "VerificationMail"] = field(default_factory=dict)
+    delivery_overrides: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class VerificationMail:
+    """An address armed by the verification-mail control: its link and what happened to its mails."""
+
+    link_base: str
+    token: str | None = None  # the latest mail's X-Amz-Signature; None once followed
+    verified: bool = False
+    sent: int = 0
+    delivered: int = 0
+    followed: int = 0
 
 
 def account_state(backend: SESV2Backend) -> AccountState:
@@ -361,6 +484,9 @@ def identity_statuses(backend: SESV2Backend, identity, consume: bool) -> tuple[s
             status = "PENDING"
             if consume:
                 control.pending_reads -= 1
+        armed = account_state(backend).verification_mails.get(name)
+        if armed is not None and not armed.verified:
+            status = "PENDING"
         mail_from_status = None
         if mail_from_settings(backend, name).get("mail_from_domain"):
             mail_from_status = control.mail_from_status
@@ -429,6 +555,8 @@ def create_email_identity(self: SESV2Response):
             configuration_set_name=body.get("ConfigurationSetName"),
         )
         dkim_keys(identity, signing)
+    if identity.identity_type == "EMAIL_ADDRESS":
+        send_verification_mail(self.sesv2_backend.core_backend, name)
     status, _ = identity_statuses(self.sesv2_backend, identity, consume=False)
     return ok(
         {
@@ -472,6 +600,7 @@ def delete_email_identity(self: SESV2Response):
             return not_found("Email identity", name)
         core.identity_mail_from_domains.pop(name, None)
         core.tagger.delete_all_tags_for_resource(get_arn(core, "ses", f"email-identity/{name}"))
+        forget_verification(self.sesv2_backend, name)
     return ok({})
 
 
@@ -805,6 +934,8 @@ SES_V1_ROUTES = (
     "set_identity_headers_in_notifications_enabled",
     "get_identity_notification_attributes",
     "set_identity_notification_topic",
+    "create_receipt_rule",
+    "delete_receipt_rule",
 )
 
 
@@ -1100,6 +1231,577 @@ def delete_security_group(self, vpc_id, group_id):
     return MOTO_DELETE_SECURITY_GROUP(self, vpc_id, group_id)
 
 
+# --- SES v1 receiving: receipt rules, verification mail, delivery to S3 ---------------------------
+
+RULES_PER_SET = 200  # SES quotas: receipt rules per rule set, recipients per rule
+RECIPIENTS_PER_RULE = 100
+SES_PRINCIPAL = "ses.amazonaws.com"
+# What SES writes under an S3 action's prefix when the rule is created, to prove it can write there.
+SETUP_NOTIFICATION = "AMAZON_SES_SETUP_NOTIFICATION"
+SETUP_NOTIFICATION_TEXT = b"This is a test message from Amazon SES to confirm that it can write to this bucket.\r\n"
+VERDICTS = ("pass", "fail", "none")
+# The sending host of SES that delivered mail names (a real amazonses.com outbound address).
+SES_OUTBOUND_HOST, SES_OUTBOUND_IP = "a8-30.smtp-out.amazonses.com", "54.240.8.30"
+AMAZONSES_SELECTOR = "224i4yxa5dv7c2xz3womw6peuasteono"
+AMAZON_SELECTOR = "pf3ltp53k6s4vjxwzwnvwnf4r3i6vj2y"
+REGION_NAMES = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+    "ca-central-1": "Canada (Central)",
+    "eu-west-1": "Europe (Ireland)",
+    "eu-west-2": "Europe (London)",
+    "eu-west-3": "Europe (Paris)",
+    "eu-central-1": "Europe (Frankfurt)",
+    "eu-north-1": "Europe (Stockholm)",
+    "ap-south-1": "Asia Pacific (Mumbai)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "sa-east-1": "South America (São Paulo)",
+}
+# Second-level labels under which a two-letter country code's registrations sit (co.uk, org.br, ...).
+SECOND_LEVELS = ("co", "com", "org", "net", "ac", "gov", "edu")
+# Token of a verification link -> (account, region, address), so that the link finds its backend.
+LINK_TOKENS: dict[str, tuple[str, str, str]] = {}
+
+
+class LimitExceeded(SesError):
+    code = "LimitExceeded"
+
+
+def s3_backend_of(core: SESBackend):
+    return s3_backends[core.account_id][get_partition(core.region_name)]
+
+
+def matches(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    """IAM's wildcard match: ``*`` any run of characters, ``?`` one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def principal_is_ses(principal) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    return SES_PRINCIPAL in as_list(principal.get("Service", [])) or "*" in as_list(principal.get("AWS", []))
+
+
+def conditions_hold(conditions, context: dict) -> bool:
+    """The statement's Condition block against what SES presents (aws:SourceAccount, aws:SourceArn,
+    aws:Referer); an operator or key outside those is not satisfied, as a missing key is not on AWS."""
+    for operator, keys in (conditions or {}).items():
+        if not isinstance(keys, dict):
+            return False
+        for key, wanted in keys.items():
+            value = context.get(key.lower())
+            if value is None:
+                return False
+            if operator in ("StringEquals", "ArnEquals"):
+                ok_ = value in as_list(wanted)
+            elif operator in ("StringLike", "ArnLike"):
+                ok_ = any(matches(str(pattern), value) for pattern in as_list(wanted))
+            else:
+                return False
+            if not ok_:
+                return False
+    return True
+
+
+def ses_may_write(core: SESBackend, bucket, action: dict, rule_arn: str) -> bool:
+    """Whether the bucket policy lets SES put the action's objects: an Allow for ses.amazonaws.com on
+    s3:PutObject covering ``arn:aws:s3:::BUCKET/PREFIX...`` whose conditions hold, and no such Deny."""
+    try:
+        document = json.loads(bucket.policy.decode()) if bucket.policy else {}
+    except (ValueError, UnicodeDecodeError):
+        return False
+    key = f"arn:aws:s3:::{action['BucketName']}/{action.get('ObjectKeyPrefix') or ''}{SETUP_NOTIFICATION}"
+    context = {"aws:sourceaccount": core.account_id, "aws:sourcearn": rule_arn, "aws:referer": core.account_id}
+    allowed = False
+    for statement in as_list(document.get("Statement") or []):
+        if not isinstance(statement, dict) or not principal_is_ses(statement.get("Principal")):
+            continue
+        actions = as_list(statement.get("Action") or [])
+        resources = as_list(statement.get("Resource") or [])
+        if not any(matches(str(a), "s3:PutObject", ignore_case=True) for a in actions):
+            continue
+        if not any(matches(str(r), key) for r in resources):
+            continue
+        if not conditions_hold(statement.get("Condition"), context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def check_s3_action(core: SESBackend, rule_set: str, rule: str, action: dict) -> None:
+    """AWS's check of an S3 action at CreateReceiptRule: the bucket exists and, unless SES writes
+    through an IAM role, its policy lets SES put objects."""
+    try:
+        bucket = s3_backend_of(core).get_bucket(action.get("BucketName", ""))
+    except Exception:  # moto raises MissingBucket, or AccessDenied for another account's bucket
+        bucket = None
+    rule_arn = f"arn:aws:ses:{core.region_name}:{core.account_id}:receipt-rule-set/{rule_set}:receipt-rule/{rule}"
+    if bucket is None or (not action.get("IamRoleArn") and not ses_may_write(core, bucket, action, rule_arn)):
+        raise InvalidS3ConfigurationException(f"Could not write to bucket: {action.get('BucketName')}")
+
+
+RECIPIENT = re.compile(r"^\.?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$")
+
+
+def check_recipients(recipients) -> None:
+    """Recipients are addresses, domains, or domains with a leading dot (their subdomains)."""
+    if len(recipients) > RECIPIENTS_PER_RULE:
+        raise LimitExceeded(f"A receipt rule can have at most {RECIPIENTS_PER_RULE} recipients.")
+    for recipient in recipients:
+        local, at, domain = str(recipient).rpartition("@")
+        if not RECIPIENT.match(domain) or (at and (not local or domain.startswith("."))):
+            raise InvalidParameterValue(f"Invalid recipient: {recipient}")
+
+
+def create_receipt_rule(self: EmailResponse):
+    """CreateReceiptRule: moto's (name and rule set checks, bucket exists, position), plus a name
+    already in the set (AlreadyExists), the bucket policy check, recipients, the quotas, AWS's
+    defaults, and the setup notification object."""
+    set_name = self._get_param("RuleSetName", "")
+    rule = dict(self._get_param("Rule", {}) or {})
+    after = self._get_param("After", "")
+    with LOCK:
+        rule_set = self.backend.receipt_rule_set.get(set_name)
+        if rule_set is None or not isinstance(rule.get("Name"), str):
+            self.backend.create_receipt_rule(set_name, rule, after)  # moto's refusal
+            return EmptyResult()
+        if any(existing["Name"] == rule["Name"] for existing in rule_set.rules):
+            raise AlreadyExists(f"Rule already exists: {rule['Name']}")
+        if len(rule_set.rules) >= RULES_PER_SET:
+            raise LimitExceeded(f"A receipt rule set can have at most {RULES_PER_SET} rules.")
+        check_recipients(rule.get("Recipients") or [])
+        rule = {"Enabled": False, "TlsPolicy": "Optional", "ScanEnabled": False, **rule}
+        rule.setdefault("Actions", [])
+        s3_actions = [action["S3Action"] for action in rule["Actions"] if "S3Action" in action]
+        for action in s3_actions:
+            check_s3_action(self.backend, set_name, rule["Name"], action)
+        self.backend.create_receipt_rule(set_name, rule, after)
+        for action in s3_actions:
+            key = f"{action.get('ObjectKeyPrefix') or ''}{SETUP_NOTIFICATION}"
+            s3_backend_of(self.backend).put_object(action["BucketName"], key, SETUP_NOTIFICATION_TEXT)
+    return EmptyResult()
+
+
+def delete_receipt_rule(self: EmailResponse):
+    """DeleteReceiptRule (missing in moto): an unknown rule set is refused; an unknown rule is not an
+    error (the reference lists none)."""
+    set_name = self._get_param("RuleSetName")
+    name = self._get_param("RuleName")
+    with LOCK:
+        rule_set = self.backend.receipt_rule_set.get(set_name)
+        if rule_set is None:
+            raise RuleSetDoesNotExist(f"Rule set does not exist: {set_name}")
+        rule_set.rules = [rule for rule in rule_set.rules if rule["Name"] != name]
+    return EmptyResult()
+
+
+def covers(recipients, address: str) -> bool:
+    """Whether a rule's recipients cover an address: the address itself, its domain, a parent domain
+    written with a leading dot, or no recipients at all."""
+    if not recipients:
+        return True
+    address = address.lower()
+    domain = address.rpartition("@")[2]
+    for recipient in recipients:
+        recipient = str(recipient).lower()
+        if "@" in recipient:
+            hit = recipient == address
+        elif recipient.startswith("."):
+            hit = domain.endswith(recipient)
+        else:
+            hit = domain == recipient
+        if hit:
+            return True
+    return False
+
+
+def deliver(core: SESBackend, recipient: str, raw: bytes, message_id: str) -> bool:
+    """Store a received message as the active rule set's S3 actions for the recipient would: enabled
+    rules in order, each covering rule's S3 actions, until a StopAction. Returns whether anything was
+    stored; without a covering rule (or with a bucket SES may no longer write to) nothing is."""
+    stored = False
+    with LOCK:
+        active = core.describe_active_receipt_rule_set()
+        for rule in active.rules if active is not None else []:
+            if not rule.get("Enabled") or not covers(rule.get("Recipients"), recipient):
+                continue
+            for action in rule.get("Actions") or []:
+                if "StopAction" in action:
+                    return stored
+                s3_action = action.get("S3Action")
+                if s3_action is None:
+                    continue
+                try:
+                    check_s3_action(core, active.name, rule["Name"], s3_action)
+                except InvalidS3ConfigurationException:
+                    continue
+                key = f"{s3_action.get('ObjectKeyPrefix') or ''}{message_id}"
+                s3_backend_of(core).put_object(s3_action["BucketName"], key, raw)
+                stored = True
+    return stored
+
+
+def organizational_domain(domain: str) -> str:
+    """The last two labels, or three under a common second level of a two-letter country code
+    (example.co.uk): DMARC's relaxed alignment without the public suffix list."""
+    labels = domain.lower().rstrip(".").split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in SECOND_LEVELS:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def aligned(domain: str, from_domain: str) -> bool:
+    return organizational_domain(domain) == organizational_domain(from_domain)
+
+
+def message_id_header() -> str:
+    return f"<{envelope_local()}@email.amazonses.com>"
+
+
+def envelope_local() -> str:
+    return f"0100{int(time.time() * 1000):012x}-{uuid.uuid4()}-000000"
+
+
+def signature_header(domain: str, selector: str, signed: bytes) -> str:
+    """A DKIM-Signature header as SES writes it (the hashes are of the message, not real signatures)."""
+    body_hash = base64.b64encode(hashlib.sha256(signed).digest()).decode()
+    signature = base64.b64encode(hashlib.sha512(signed + domain.encode()).digest() * 4).decode()
+    return (
+        f"DKIM-Signature: v=1; a=rsa-sha256; q=dns/txt; c=relaxed/simple;\r\n"
+        f"\ts={selector}; d={domain}; t={int(time.time())};\r\n"
+        f"\th=From:To:Subject:MIME-Version:Content-Type:Message-ID:Date;\r\n"
+        f"\tbh={body_hash};\r\n"
+        f"\tb={signature[:172]}\r\n"
+    )
+
+
+def spf_comment(result: str, mail_from: str) -> str:
+    if result == "pass":
+        return f"spfCheck: domain of {mail_from} designates {SES_OUTBOUND_IP} as permitted sender"
+    if result == "fail":
+        return f"spfCheck: domain of {mail_from} does not designate {SES_OUTBOUND_IP} as permitted sender"
+    return f"spfCheck: {mail_from} does not publish an SPF record"
+
+
+def inbound_copy(core, recipient, original: bytes, from_domain, mail_from, signers, spf, dmarc) -> bytes:
+    """The message as SES inbound stores it: its receiving headers, then the two DKIM signatures SES
+    added when sending (``signers``: (domain, selector, result); none when the result is "none"), then
+    the original message."""
+    envelope = f"{envelope_local()}@{mail_from}"
+    now = email.utils.format_datetime(datetime.datetime.now(datetime.timezone.utc))
+    helo = f"client-ip={SES_OUTBOUND_IP}; envelope-from={envelope}; helo={SES_OUTBOUND_HOST};"
+    results = [f"spf={spf} ({spf_comment(spf, mail_from)}) {helo} smtp.mailfrom={mail_from};"]
+    results += [f"dkim={result} header.i=@{domain};" for domain, _, result in signers] or ["dkim=none;"]
+    results.append(f"dmarc={dmarc} header.from={from_domain};")
+    receipt = base64.b64encode(secrets.token_bytes(180)).decode()
+    receipt = "\r\n ".join(receipt[i : i + 76] for i in range(0, len(receipt), 76))
+    headers = (
+        f"Return-Path: <{envelope}>\r\n"
+        f"Received: from {SES_OUTBOUND_HOST} ({SES_OUTBOUND_HOST} [{SES_OUTBOUND_IP}])\r\n"
+        f" by inbound-smtp.{core.region_name}.amazonaws.com with SMTP id {random_token(40)}\r\n"
+        f" for {recipient};\r\n"
+        f" {now}\r\n"
+        "X-SES-Spam-Verdict: PASS\r\n"
+        "X-SES-Virus-Verdict: PASS\r\n"
+        f"Received-SPF: {spf} ({spf_comment(spf, mail_from)}) {helo}\r\n"
+        "Authentication-Results: amazonses.com;\r\n " + "\r\n ".join(results) + "\r\n"
+        f"X-SES-RECEIPT: {receipt}\r\n"
+    )
+    signatures = "".join(signature_header(domain, selector, original) for domain, selector, _ in signers)
+    return headers.encode() + signatures.encode() + original
+
+
+def override(core: SESBackend, recipient: str, name: str, natural: str) -> str:
+    overrides = account_state(sesv2_backends[core.account_id][core.region_name]).delivery_overrides
+    return overrides.get(recipient.lower(), {}).get(name, natural)
+
+
+def sender_authentication(core: SESBackend, from_address: str, recipient: str):
+    """(mail_from, signers, spf, dmarc) of a message SES sends from ``from_address``: DKIM by the
+    From domain's verified identity (or a parent's) when its DKIM status is SUCCESS, always by
+    amazonses.com; SPF for the identity's MAIL FROM domain when its status is SUCCESS, else for
+    amazonses.com; DMARC passes through an aligned, passing DKIM or SPF; then the overrides."""
+    sesv2 = sesv2_backends[core.account_id][core.region_name]
+    from_domain = from_address.rpartition("@")[2].lower()
+    signers = []
+    labels = from_domain.split(".")
+    for start in range(len(labels) - 1):
+        candidate = core.email_identities.get(".".join(labels[start:]))
+        if candidate is not None and candidate.identity_type == "DOMAIN":
+            status, _ = identity_statuses(sesv2, candidate, consume=False)
+            if status == "SUCCESS":
+                signers.append([candidate.email_identity, dkim_keys(candidate).tokens[0], "pass"])
+            break
+    signers.append(["amazonses.com", AMAZONSES_SELECTOR, "pass"])
+    mail_from = "amazonses.com"
+    for name in (from_address, from_domain):
+        identity = core.email_identities.get(name)
+        if identity is not None and mail_from_settings(sesv2, name).get("mail_from_domain"):
+            _, status = identity_statuses(sesv2, identity, consume=False)
+            if status == "SUCCESS":
+                mail_from = mail_from_settings(sesv2, name)["mail_from_domain"]
+            break
+    dkim = override(core, recipient, "Dkim", None)
+    if dkim == "none":
+        signers = []
+    for signer in signers:
+        signer[2] = dkim or signer[2]
+    spf = override(core, recipient, "Spf", "pass")
+    passes = any(result == "pass" and aligned(domain, from_domain) for domain, _, result in signers)
+    passes = passes or (spf == "pass" and aligned(mail_from, from_domain))
+    dmarc = override(core, recipient, "Dmarc", "pass" if passes else "fail")
+    return from_domain, mail_from, [tuple(signer) for signer in signers], spf, dmarc
+
+
+def deliver_sent(core: SESBackend, source: str, recipients, original: bytes) -> None:
+    """Deliver a sent message to each recipient that an active rule stores (once per address)."""
+    _, from_address = email.utils.parseaddr(source)
+    for recipient in dict.fromkeys(email.utils.parseaddr(r)[1] for r in recipients):
+        if not recipient:
+            continue
+        from_domain, mail_from, signers, spf, dmarc = sender_authentication(core, from_address, recipient)
+        raw = inbound_copy(core, recipient, original, from_domain, mail_from, signers, spf, dmarc)
+        deliver(core, recipient, raw, random_token(40))
+
+
+def ses_send_email(self: SESBackend, source, subject, body, destinations):
+    """SendEmail (v1 and v2's Simple content): moto's, then delivery to receiving rules. moto keeps only
+    one body (the HTML one when both are given), so a body starting with ``<`` is sent as text/html."""
+    message = MOTO_SES_SEND_EMAIL(self, source, subject, body, destinations)
+
+    def one_line(value) -> str:
+        # SES puts these parameters into headers; a line break in one must not start another header.
+        return " ".join(str(value or "").splitlines())
+
+    mime = EmailMessage(policy=SMTP)
+    mime["From"] = one_line(source)
+    for header, key in (("To", "ToAddresses"), ("Cc", "CcAddresses")):
+        if destinations.get(key):
+            mime[header] = one_line(", ".join(destinations[key]))
+    mime["Subject"] = one_line(subject)
+    mime["Message-ID"] = message_id_header()
+    mime["Date"] = email.utils.format_datetime(datetime.datetime.now(datetime.timezone.utc))
+    mime.set_content(body or "", subtype="html" if (body or "").lstrip().startswith("<") else "plain")
+    recipients = [address for key in ("ToAddresses", "CcAddresses", "BccAddresses") for address in
+                  destinations.get(key) or []]
+    deliver_sent(self, source, recipients, mime.as_bytes())
+    return message
+
+
+def ses_send_raw_email(self: SESBackend, source, destinations, raw_data):
+    """SendRawEmail (v1 and v2's Raw content): moto's, then delivery to receiving rules."""
+    message = MOTO_SES_SEND_RAW_EMAIL(self, source, destinations, raw_data)
+    sender = source or email.message_from_string(raw_data).get("From", "")
+    original = raw_data.encode()
+    if b"\r\n" not in original:
+        original = original.replace(b"\n", b"\r\n")
+    deliver_sent(self, sender, message.destinations, original)
+    return message
+
+
+def verification_message(account: str, region: str, address: str, link_base: str, token: str) -> tuple[bytes, list]:
+    """The verification mail SES sends to an email address identity, and SES's signers of it."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    link = (
+        f"{link_base}?Context={account}&X-Amz-Date={now:%Y%m%dT%H%M%SZ}"
+        f"&Identity.IdentityName={quote(address, safe='')}&X-Amz-Signature={token}"
+        "&Identity.IdentityType=EmailAddress&Namespace=Bacon&Operation=ConfirmVerification"
+    )
+    place = REGION_NAMES.get(region, region)
+    paragraphs = [
+        "Dear Amazon Web Services Customer,",
+        "We have received a request to authorize this email address for use with Amazon SES and Amazon "
+        f"Pinpoint in region {place}. If you requested this verification, please go to the following URL "
+        "to confirm that you are authorized to use this email address:",
+        link,
+        "Your request will not be processed unless you confirm the address using this URL. This link expires "
+        "24 hours after your original verification request.",
+        "If you did NOT request to verify this email address, do not click on the link. Please note that many "
+        "times, the situation isn't a phishing attempt, but either a misunderstanding of how to use our service, "
+        "or someone imprudently entering your email address. If you are still concerned, please forward this "
+        "notification to aws-email-domain-verification@amazon.com and let us know in the forward that you did "
+        "not request the verification.",
+        "To learn more about sending email from Amazon Web Services, please refer to the Amazon SES Developer "
+        "Guide at https://docs.aws.amazon.com/ses/latest/dg/Welcome.html and Amazon Pinpoint Developer Guide "
+        "at https://docs.aws.amazon.com/pinpoint/latest/userguide/welcome.html.",
+        "Sincerely,",
+        "The Amazon Web Services Team.",
+    ]
+    text = "\n\n".join(paragraphs) + "\n"
+    markup = "\n".join(
+        f'<p><a href="{html.escape(p)}">{html.escape(p)}</a></p>' if p == link else f"<p>{html.escape(p)}</p>"
+        for p in paragraphs
+    )
+    markup = f"<html><head></head><body>\n{markup}\n</body></html>\n"
+
+    def qp(part: str) -> str:
+        return quopri.encodestring(part.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+
+    charset = email.charset.Charset("utf-8")
+    charset.header_encoding = email.charset.QP
+    subject = email.header.Header(
+        f"Amazon Web Services \u2013 Email Address Verification Request in region {place}", charset
+    ).encode(maxlinelen=76, linesep="\r\n")
+    boundary = f"----=_Part_{random.randint(10**6, 10**7)}_{random.randint(10**8, 10**9)}.{int(time.time() * 1000)}"
+    original = (
+        'From: "Amazon Web Services" <no-reply-aws@amazon.com>\r\n'
+        f"To: {address}\r\n"
+        f"Subject: {subject}\r\n"
+        "MIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'
+        f"Message-ID: {message_id_header()}\r\n"
+        f"Date: {email.utils.format_datetime(now)}\r\n"
+        f"Feedback-ID: 1.{region}.{base64.b64encode(secrets.token_bytes(33)).decode()}:AmazonSES\r\n"
+        f"X-SES-Outgoing: {now:%Y.%m.%d}-{SES_OUTBOUND_IP}\r\n"
+        "\r\n"
+        f"--{boundary}\r\n"
+        "Content-Type: text/plain; charset=UTF-8\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n"
+        "\r\n"
+        f"{qp(text)}\r\n"
+        f"--{boundary}\r\n"
+        "Content-Type: text/html; charset=UTF-8\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n"
+        "\r\n"
+        f"{qp(markup)}\r\n"
+        f"--{boundary}--\r\n"
+    ).encode()
+    signers = [("amazon.com", AMAZON_SELECTOR, "pass"), ("amazonses.com", AMAZONSES_SELECTOR, "pass")]
+    return original, signers
+
+
+def send_verification_mail(core: SESBackend, address: str) -> None:
+    """Send (or re-send) the verification mail of an armed address: a new token, the message stored
+    where the active rule set delivers it."""
+    sesv2 = sesv2_backends[core.account_id][core.region_name]
+    with LOCK:
+        mail = account_state(sesv2).verification_mails.get(address)
+        if mail is None:
+            return
+        if mail.token:
+            LINK_TOKENS.pop(mail.token, None)
+        mail.token = secrets.token_hex(32)
+        mail.sent += 1
+        LINK_TOKENS[mail.token] = (core.account_id, core.region_name, address)
+        original, signers = verification_message(core.account_id, core.region_name, address, mail.link_base,
+                                                 mail.token)
+        raw = inbound_copy(core, address, original, "amazon.com", "amazonses.com", signers, "pass", "pass")
+        if deliver(core, address, raw, random_token(40)):
+            mail.delivered += 1
+
+
+def forget_verification(sesv2: SESV2Backend, name: str) -> None:
+    """A deleted identity must be verified again when it is created again."""
+    with LOCK:
+        mail = account_state(sesv2).verification_mails.get(name)
+        if mail is not None:
+            mail.verified = False
+
+
+def ses_verify_email_identity(self: SESBackend, address: str) -> None:
+    """VerifyEmailIdentity: moto's, then the verification mail of an armed address."""
+    MOTO_SES_VERIFY_EMAIL_IDENTITY(self, address)
+    send_verification_mail(self, email.utils.parseaddr(address)[1])
+
+
+def ses_verify_email_address(self: SESBackend, address: str) -> None:
+    """VerifyEmailAddress: moto's, then the verification mail of an armed address."""
+    MOTO_SES_VERIFY_EMAIL_ADDRESS(self, address)
+    send_verification_mail(self, email.utils.parseaddr(address)[1])
+
+
+def ses_delete_identity(self: SESBackend, identity: str) -> None:
+    """DeleteIdentity: moto's; an armed address must be verified again."""
+    MOTO_SES_DELETE_IDENTITY(self, identity)
+    forget_verification(sesv2_backends[self.account_id][self.region_name], identity)
+
+
+V1_STATUSES = {"SUCCESS": "Success", "PENDING": "Pending", "FAILED": "Failed",
+               "TEMPORARY_FAILURE": "TemporaryFailure", "NOT_STARTED": "NotStarted"}
+
+
+def ses_get_identity_verification_attributes(self: SESBackend, identities=None) -> dict:
+    """GetIdentityVerificationAttributes: moto says Success for every identity; this gives the status
+    SES v2 shows (test controls and armed addresses included), and a token only for domains."""
+    sesv2 = sesv2_backends[self.account_id][self.region_name]
+    answer = {}
+    for name in identities or []:
+        identity = self.email_identities.get(name)
+        if identity is None:
+            continue
+        status, _ = identity_statuses(sesv2, identity, consume=False)
+        answer[name] = {"VerificationStatus": V1_STATUSES.get(status, status)}
+        if identity.identity_type == "DOMAIN":
+            answer[name]["VerificationToken"] = base64.b64encode(hashlib.sha256(name.encode()).digest()).decode()
+    return answer
+
+
+MOTO_SES_SEND_EMAIL = SESBackend.send_email
+MOTO_SES_SEND_RAW_EMAIL = SESBackend.send_raw_email
+MOTO_SES_VERIFY_EMAIL_IDENTITY = SESBackend.verify_email_identity
+MOTO_SES_VERIFY_EMAIL_ADDRESS = SESBackend.verify_email_address
+MOTO_SES_DELETE_IDENTITY = SESBackend.delete_identity
+SES_BACKEND_PATCHES = {
+    "send_email": ses_send_email,
+    "send_raw_email": ses_send_raw_email,
+    "verify_email_identity": ses_verify_email_identity,
+    "verify_email_address": ses_verify_email_address,
+    "delete_identity": ses_delete_identity,
+    "get_identity_verification_attributes": ses_get_identity_verification_attributes,
+}
+
+
+def verify_link(request: Request) -> Response:
+    """GET /_ocp_aws_test/verify-link: see the module docstring."""
+    query = request.args
+    token = query.get("X-Amz-Signature", "")
+    with LOCK:
+        found = LINK_TOKENS.get(token)
+        mail = None
+        if found is not None:
+            account, region, address = found
+            mail = account_state(sesv2_backends[account][region]).verification_mails.get(address)
+            if mail is None or mail.token != token or query.get("Identity.IdentityName") != address \
+                    or query.get("Context") != account:
+                mail = None
+        if mail is None:
+            page = "<html><body><h1>Error</h1><p>The link you followed is invalid or has expired.</p></body></html>"
+            return Response(page, status=400, mimetype="text/html")
+        LINK_TOKENS.pop(token, None)
+        mail.token = None
+        mail.verified = True
+        mail.followed += 1
+    response = Response("", status=302)
+    response.headers["Location"] = f"{request.host_url}{CONTROL_PREFIX[1:]}verify-link/done"
+    return response
+
+
+def verify_link_done(request: Request) -> Response:
+    """GET /_ocp_aws_test/verify-link/done: the page AWS shows after a verification."""
+    page = (
+        "<html><head><title>Email Address Verification Request</title></head><body>"
+        "<h1>Congratulations!</h1><p>You have successfully verified an email address. You can now start "
+        "sending email from this address.</p></body></html>"
+    )
+    return Response(page, status=200, mimetype="text/html")
+
+
+LINK_PAGES = {"verify-link": verify_link, "verify-link/done": verify_link_done}
+
+
 # --- Test controls -------------------------------------------------------------------------------
 
 
@@ -1204,7 +1906,47 @@ def control_db_instance_status(body: dict, request: Request) -> str | None:
     return None
 
 
+def control_verification_mail(body: dict, request: Request) -> str | None:
+    """POST /_ocp_aws_test/verification-mail: see the module docstring."""
+    address = body.get("EmailIdentity")
+    region = body.get("Region") or DEFAULT_REGION
+    link_base = body.get("LinkBase", f"https://email-verification.{region}.amazonaws.com/")
+    if not isinstance(address, str) or "@" not in address:
+        return "EmailIdentity must be an email address."
+    if not isinstance(link_base, str) or urlsplit(link_base).scheme not in ("http", "https"):
+        return "LinkBase must be an http(s) URL."
+    with LOCK:
+        account_state(control_backend(body, request)).verification_mails[address] = VerificationMail(link_base)
+    return None
+
+
+def control_verification_mail_status(body: dict, request: Request) -> dict | str:
+    """POST /_ocp_aws_test/verification-mail-status: see the module docstring."""
+    address = body.get("EmailIdentity")
+    with LOCK:
+        mail = account_state(control_backend(body, request)).verification_mails.get(address)
+        if mail is None:
+            return f"No verification mail is armed for {address}."
+        return {"Sent": mail.sent, "Delivered": mail.delivered, "Followed": mail.followed}
+
+
+def control_delivery_authentication(body: dict, request: Request) -> str | None:
+    """POST /_ocp_aws_test/delivery-authentication: see the module docstring."""
+    recipient = body.get("Recipient")
+    if not isinstance(recipient, str) or "@" not in recipient:
+        return "Recipient must be an email address."
+    verdicts = {key: body[key] for key in ("Dkim", "Spf", "Dmarc") if key in body}
+    if any(value not in VERDICTS for value in verdicts.values()):
+        return f"Dkim, Spf and Dmarc must be one of {', '.join(VERDICTS)}."
+    with LOCK:
+        account_state(control_backend(body, request)).delivery_overrides[recipient.lower()] = verdicts
+    return None
+
+
 CONTROLS = {
+    "verification-mail": control_verification_mail,
+    "verification-mail-status": control_verification_mail_status,
+    "delivery-authentication": control_delivery_authentication,
     "db-instance-status": control_db_instance_status,
     "subscription-pending": control_subscription_pending,
     "identity-status": control_identity_status,
@@ -1218,6 +1960,9 @@ def control_app(environ, start_response):
     """WSGI app for the test controls; each control returns None (done), an answer (a dict) or an error
     message."""
     request = Request(environ)
+    page = LINK_PAGES.get(request.path[len(CONTROL_PREFIX) :])
+    if page is not None and request.method == "GET":
+        return page(request)(environ, start_response)
     control = CONTROLS.get(request.path[len(CONTROL_PREFIX) :])
     if control is None or request.method != "POST":
         message, status = f"No test control {request.method} {request.path}.", 404
@@ -1413,6 +2158,8 @@ def install() -> None:
 
     for method in SES_V1_ROUTES:
         setattr(EmailResponse, method, globals()[method])
+    for method, patch in SES_BACKEND_PATCHES.items():
+        setattr(SESBackend, method, patch)
     SNSBackend.subscribe = sns_subscribe
     SNSResponse.list_subscriptions_by_topic = list_subscriptions_by_topic
     SNSResponse.unsubscribe = sns_unsubscribe

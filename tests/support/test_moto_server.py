@@ -1,6 +1,7 @@
 """Tests of tests/support/moto_server.py: each patched or added SES v2 route answers in the shape
-the AWS SES API v2 reference gives, the test controls work, accounts and regions stay apart, and
-moto's own behaviour is kept.
+the AWS SES API v2 reference gives, SES receiving (receipt rules, mail stored by an active rule,
+verification links) behaves as AWS documents, the test controls work, accounts and regions stay
+apart, and moto's own behaviour is kept.
 
 The module starts its own server on a free loopback port (not the shared OCP_AWS_TEST_ENDPOINT: one
 test resets it). Each test uses its own account (the x-moto-account-id header), so tests never see
@@ -9,12 +10,15 @@ Raw responses (urllib, SigV4-signed with botocore) check what boto3 would hide: 
 missing keys, the error header.
 """
 
+import email
+import email.policy
 import json
 import random
+import re
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import boto3
 import botocore.exceptions
@@ -945,3 +949,372 @@ def test_a_security_group_in_use_by_a_db_instance_cannot_be_deleted(ses):
     assert refused_code(ec2.delete_security_group, GroupId=group) == "DependencyViolation"
     rds.delete_db_instance(DBInstanceIdentifier="analysis", SkipFinalSnapshot=True)
     ec2.delete_security_group(GroupId=group)
+
+
+# --- SES v1 receiving: receipt rules, verification mail, delivery to S3 ----------------------------
+
+
+def error_code(call, **params):
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    return caught.value.response["Error"]["Code"]
+
+
+def ses_bucket_policy(bucket, account, source_arn=None, effect="Allow", resource=None):
+    condition = {"StringEquals": {"aws:SourceAccount": account}}
+    if source_arn:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": effect,
+                    "Principal": {"Service": "ses.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": resource or f"arn:aws:s3:::{bucket}/*",
+                    "Condition": condition,
+                }
+            ],
+        }
+    )
+
+
+def s3_action(bucket, prefix="mail/"):
+    return {"S3Action": {"BucketName": bucket, "ObjectKeyPrefix": prefix}}
+
+
+@pytest.fixture
+def receiving(ses, account):
+    """A bucket SES may write to and an active rule set "inbound" whose rule "store" stores mail for
+    the given recipients under mail/; returns (ses v1 client, s3 client, bucket, keys())."""
+    v1, s3 = ses("ses"), ses("s3")
+    bucket = f"inbound-{account}"
+
+    def setup(recipients=("me@example.org",), enabled=True, activate=True):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_policy(Bucket=bucket, Policy=ses_bucket_policy(bucket, account))
+        v1.create_receipt_rule_set(RuleSetName="inbound")
+        rule = {"Name": "store", "Enabled": enabled, "Actions": [s3_action(bucket)]}
+        if recipients:
+            rule["Recipients"] = list(recipients)
+        v1.create_receipt_rule(RuleSetName="inbound", Rule=rule)
+        if activate:
+            v1.set_active_receipt_rule_set(RuleSetName="inbound")
+
+        def keys():
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix="mail/").get("Contents", [])
+            return sorted(o["Key"] for o in listed if not o["Key"].endswith("AMAZON_SES_SETUP_NOTIFICATION"))
+
+        def message(key):
+            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+        return v1, keys, message
+
+    return setup
+
+
+def test_receipt_rule_sets_are_listed_activated_and_deleted_as_on_aws(ses):
+    v1 = ses("ses")
+    assert "Metadata" not in v1.describe_active_receipt_rule_set()
+    v1.create_receipt_rule_set(RuleSetName="b-set")
+    v1.create_receipt_rule_set(RuleSetName="a-set")
+    assert error_code(v1.create_receipt_rule_set, RuleSetName="a-set") == "AlreadyExists"
+    assert [s["Name"] for s in v1.list_receipt_rule_sets()["RuleSets"]] == ["a-set", "b-set"]
+    assert v1.describe_receipt_rule_set(RuleSetName="a-set")["Rules"] == []
+    assert error_code(v1.describe_receipt_rule_set, RuleSetName="nope") == "RuleSetDoesNotExist"
+    v1.set_active_receipt_rule_set(RuleSetName="a-set")
+    assert v1.describe_active_receipt_rule_set()["Metadata"]["Name"] == "a-set"
+    assert error_code(v1.delete_receipt_rule_set, RuleSetName="a-set") == "CannotDelete"
+    v1.set_active_receipt_rule_set()  # no name: none active
+    assert "Metadata" not in v1.describe_active_receipt_rule_set()
+    v1.delete_receipt_rule_set(RuleSetName="a-set")
+    v1.delete_receipt_rule_set(RuleSetName="a-set")  # an unknown set is not an error
+    assert [s["Name"] for s in v1.list_receipt_rule_sets()["RuleSets"]] == ["b-set"]
+
+
+def test_create_receipt_rule_needs_a_bucket_policy_that_lets_ses_write(ses, account):
+    v1, s3 = ses("ses"), ses("s3")
+    bucket = f"verification-{account}"
+    v1.create_receipt_rule_set(RuleSetName="set")
+
+    def create(name="rule"):
+        return v1.create_receipt_rule(
+            RuleSetName="set", Rule={"Name": name, "Enabled": True, "Actions": [s3_action(bucket, "v/")]}
+        )
+
+    assert error_code(create) == "InvalidS3Configuration"  # no bucket
+    s3.create_bucket(Bucket=bucket)
+    assert error_code(create) == "InvalidS3Configuration"  # no policy
+    for policy in (
+        ses_bucket_policy(bucket, "000000000000"),  # another account
+        ses_bucket_policy(bucket, account, source_arn="arn:aws:ses:*:*:receipt-rule-set/set:receipt-rule/other"),
+        ses_bucket_policy(bucket, account, resource=f"arn:aws:s3:::{bucket}/elsewhere/*"),
+        ses_bucket_policy(bucket, account, effect="Deny"),
+    ):
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+        assert error_code(create) == "InvalidS3Configuration", policy
+    arn = f"arn:aws:ses:us-east-1:{account}:receipt-rule-set/set:receipt-rule/rule"
+    s3.put_bucket_policy(Bucket=bucket, Policy=ses_bucket_policy(bucket, account, source_arn=arn))
+    create()
+    # SES proves it can write by storing its setup notification under the prefix.
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert listed == ["v/AMAZON_SES_SETUP_NOTIFICATION"]
+
+
+def test_receipt_rules_positions_names_defaults_and_recipients(ses, account):
+    v1, s3 = ses("ses"), ses("s3")
+    v1.create_receipt_rule_set(RuleSetName="set")
+    v1.create_receipt_rule(RuleSetName="set", Rule={"Name": "one"})
+    v1.create_receipt_rule(RuleSetName="set", Rule={"Name": "two"})  # without After: first
+    v1.create_receipt_rule(RuleSetName="set", Rule={"Name": "three"}, After="two")
+    assert [r["Name"] for r in v1.describe_receipt_rule_set(RuleSetName="set")["Rules"]] == ["two", "three", "one"]
+    rule = v1.describe_receipt_rule(RuleSetName="set", RuleName="one")["Rule"]
+    assert rule == {"Name": "one", "Enabled": False, "TlsPolicy": "Optional", "ScanEnabled": False, "Actions": []}
+    assert error_code(v1.create_receipt_rule, RuleSetName="set", Rule={"Name": "one", "Enabled": True}) == (
+        "AlreadyExists"
+    )
+    assert error_code(v1.create_receipt_rule, RuleSetName="set", Rule={"Name": "x"}, After="nope") == (
+        "RuleDoesNotExist"
+    )
+    assert error_code(v1.create_receipt_rule, RuleSetName="nope", Rule={"Name": "x"}) == "RuleSetDoesNotExist"
+    assert error_code(v1.describe_receipt_rule, RuleSetName="set", RuleName="nope") == "RuleDoesNotExist"
+    for recipients in (["not an address"], ["@example.org"], ["me@.example.org"]):
+        code = error_code(v1.create_receipt_rule, RuleSetName="set", Rule={"Name": "x", "Recipients": recipients})
+        assert code == "InvalidParameterValue", recipients
+    many = [f"user{i}@example.org" for i in range(101)]
+    assert error_code(v1.create_receipt_rule, RuleSetName="set", Rule={"Name": "x", "Recipients": many}) == (
+        "LimitExceeded"
+    )
+    v1.create_receipt_rule(RuleSetName="set", Rule={"Name": "x", "Recipients": ["a@example.org", ".example.net"]})
+
+
+def test_delete_receipt_rule(ses):
+    v1 = ses("ses")
+    v1.create_receipt_rule_set(RuleSetName="set")
+    v1.create_receipt_rule(RuleSetName="set", Rule={"Name": "one"})
+    v1.create_receipt_rule(RuleSetName="set", Rule={"Name": "two"})
+    v1.delete_receipt_rule(RuleSetName="set", RuleName="one")
+    assert [r["Name"] for r in v1.describe_receipt_rule_set(RuleSetName="set")["Rules"]] == ["two"]
+    v1.delete_receipt_rule(RuleSetName="set", RuleName="one")  # an unknown rule is not an error
+    assert error_code(v1.delete_receipt_rule, RuleSetName="nope", RuleName="two") == "RuleSetDoesNotExist"
+
+
+def verification_link(raw):
+    """The verification link of a stored message, read as a mail client reads it."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content()
+    (link,) = [line for line in text.splitlines() if "Operation=ConfirmVerification" in line]
+    return message, link
+
+
+def follow(url):
+    """GET url following redirects: (final status, final URL)."""
+    try:
+        with urllib.request.urlopen(url) as response:
+            return response.status, response.url
+    except urllib.error.HTTPError as failure:
+        return failure.code, url
+
+
+def test_verification_mail_is_stored_and_its_link_verifies_the_address(ses, control, receiving, endpoint, account):
+    v1, keys, message = receiving()
+    link_base = f"{endpoint}/_ocp_aws_test/verify-link"
+    assert control("verification-mail", EmailIdentity="me@example.org", LinkBase=link_base) == (200, {})
+    ses().create_email_identity(EmailIdentity="me@example.org")
+    assert read(ses(), "me@example.org")["VerificationStatus"] == "PENDING"
+    attributes = v1.get_identity_verification_attributes(Identities=["me@example.org"])["VerificationAttributes"]
+    assert attributes == {"me@example.org": {"VerificationStatus": "Pending"}}
+    (key,) = keys()
+    raw = message(key)
+    assert b"\r\n" in raw and b"=3D" in raw and b"=\r\n" in raw  # quoted-printable, soft line breaks
+    mail, link = verification_link(raw)
+    assert b'From: "Amazon Web Services" <no-reply-aws@amazon.com>\r\n' in raw
+    assert mail["Subject"] == "Amazon Web Services \u2013 Email Address Verification Request in region US East (N. Virginia)"
+    for header in ("Return-Path", "Received", "X-SES-Spam-Verdict", "X-SES-Virus-Verdict", "Received-SPF",
+                   "Authentication-Results", "X-SES-RECEIPT", "DKIM-Signature"):
+        assert mail[header], header
+    assert "d=amazon.com" in " ".join(str(v) for v in mail.get_all("DKIM-Signature"))
+    assert mail.get_content_type() == "multipart/alternative"
+    html_part = mail.get_body(("html",)).get_content()
+    assert link.replace("&", "&amp;") in html_part
+    split = urlsplit(link)
+    query = parse_qs(split.query)
+    assert f"{split.scheme}://{split.netloc}{split.path}" == link_base
+    assert query["Context"] == [account] and query["Identity.IdentityName"] == ["me@example.org"]
+    assert re.fullmatch(r"[0-9a-f]{64}", query["X-Amz-Signature"][0])
+    assert control("verification-mail-status", EmailIdentity="me@example.org") == (
+        200, {"Sent": 1, "Delivered": 1, "Followed": 0}
+    )
+
+    assert follow(link) == (200, f"{endpoint}/_ocp_aws_test/verify-link/done")
+    assert read(ses(), "me@example.org")["VerificationStatus"] == "SUCCESS"
+    assert follow(link)[0] == 400  # used
+    assert control("verification-mail-status", EmailIdentity="me@example.org")[1]["Followed"] == 1
+
+
+def test_verification_mail_is_resent_and_only_the_latest_link_counts(ses, control, receiving, endpoint):
+    v1, keys, message = receiving(recipients=["example.org"])
+    link_base = f"{endpoint}/_ocp_aws_test/verify-link"
+    control("verification-mail", EmailIdentity="me@example.org", LinkBase=link_base)
+    v1.verify_email_identity(EmailAddress="me@example.org")
+    (first,) = keys()
+    v1.verify_email_address(EmailAddress="me@example.org")
+    (second,) = [key for key in keys() if key != first]
+    old_link, new_link = verification_link(message(first))[1], verification_link(message(second))[1]
+    assert old_link != new_link
+    wrong = re.sub(r"X-Amz-Signature=[0-9a-f]+", "X-Amz-Signature=" + "0" * 64, new_link)
+    for link in (old_link, wrong):
+        assert follow(link)[0] == 400
+    assert read(ses(), "me@example.org")["VerificationStatus"] == "PENDING"
+    assert control("verification-mail-status", EmailIdentity="me@example.org")[1] == {
+        "Sent": 2, "Delivered": 2, "Followed": 0
+    }
+    assert follow(new_link)[0] == 200
+    assert read(ses(), "me@example.org")["VerificationStatus"] == "SUCCESS"
+    # A deleted identity must be verified again.
+    ses().delete_email_identity(EmailIdentity="me@example.org")
+    ses().create_email_identity(EmailIdentity="me@example.org")
+    assert read(ses(), "me@example.org")["VerificationStatus"] == "PENDING"
+
+
+@pytest.mark.parametrize(
+    "recipients, enabled, activate, stored",
+    [
+        (["me@example.org"], True, True, True),
+        (["example.org"], True, True, True),
+        ([".org"], True, True, True),
+        ([], True, True, True),
+        (["you@example.org"], True, True, False),
+        (["mail.example.org"], True, True, False),
+        (["me@example.org"], False, True, False),
+        (["me@example.org"], True, False, False),
+    ],
+)
+def test_verification_mail_is_stored_only_when_an_active_rule_covers_the_address(
+    ses, control, receiving, recipients, enabled, activate, stored
+):
+    _, keys, _ = receiving(recipients=recipients, enabled=enabled, activate=activate)
+    control("verification-mail", EmailIdentity="me@example.org")
+    ses().create_email_identity(EmailIdentity="me@example.org")
+    assert len(keys()) == int(stored)
+    assert control("verification-mail-status", EmailIdentity="me@example.org")[1] == {
+        "Sent": 1, "Delivered": int(stored), "Followed": 0
+    }
+
+
+def test_the_default_link_base_is_aws_verification_host(ses, control, receiving):
+    _, keys, message = receiving()
+    control("verification-mail", EmailIdentity="me@example.org", Region="us-east-1")
+    ses().create_email_identity(EmailIdentity="me@example.org")
+    link = verification_link(message(keys()[0]))[1]
+    assert link.startswith("https://email-verification.us-east-1.amazonaws.com/?Context=")
+
+
+def test_unarmed_addresses_are_verified_at_once_and_nothing_is_sent(ses, receiving):
+    _, keys, _ = receiving()
+    ses().create_email_identity(EmailIdentity="me@example.org")
+    assert read(ses(), "me@example.org")["VerificationStatus"] == "SUCCESS"
+    assert keys() == []
+
+
+def test_verification_controls_refuse_bad_bodies(control):
+    assert control("verification-mail", EmailIdentity="example.org")[0] == 400
+    assert control("verification-mail", EmailIdentity="me@example.org", LinkBase="ftp://x/")[0] == 400
+    assert control("verification-mail-status", EmailIdentity="never@example.org")[0] == 400
+    assert control("delivery-authentication", Recipient="me@example.org", Dkim="maybe")[0] == 400
+    assert control("delivery-authentication", Dkim="fail")[0] == 400
+
+
+def authentication_of(raw):
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    results = " ".join(str(message["Authentication-Results"]).split())
+    signers = [re.search(r"\bd=([^;\s]+)", str(v)).group(1) for v in message.get_all("DKIM-Signature") or []]
+    return message, results, signers
+
+
+def test_sent_mail_from_a_domain_with_dkim_and_mail_from_is_delivered_aligned(ses, control, receiving):
+    _, keys, message = receiving()
+    client = ses()
+    client.create_email_identity(EmailIdentity="example.com")
+    client.put_email_identity_mail_from_attributes(EmailIdentity="example.com", MailFromDomain="bounce.example.com")
+    control("mail-from-status", EmailIdentity="example.com", Status="SUCCESS")
+    client.send_email(
+        FromEmailAddress="noreply@example.com",
+        Destination={"ToAddresses": ["me@example.org"], "CcAddresses": ["other@example.net"]},
+        Content={"Simple": {"Subject": {"Data": "DMARC check"}, "Body": {"Text": {"Data": "Hello."}}}},
+    )
+    (key,) = keys()  # only the covered recipient's copy
+    mail, results, signers = authentication_of(message(key))
+    token = read(client, "example.com")["DkimAttributes"]["Tokens"][0]
+    assert signers == ["example.com", "amazonses.com"]
+    assert f"s={token};" in str(mail.get_all("DKIM-Signature")[0])
+    assert "smtp.mailfrom=bounce.example.com;" in results
+    assert "dkim=pass header.i=@example.com; dkim=pass header.i=@amazonses.com;" in results
+    assert results.endswith("dmarc=pass header.from=example.com;")
+    assert mail["Return-Path"].endswith("@bounce.example.com>")
+    assert mail["Subject"] == "DMARC check" and mail.get_content().strip() == "Hello."
+
+
+def test_sent_mail_without_domain_dkim_has_only_the_amazonses_signature(ses, control, receiving):
+    _, keys, message = receiving()
+    v1 = ses("ses")
+    v1.verify_email_identity(EmailAddress="sender@example.com")  # an address, no domain identity
+    raw = "From: sender@example.com\nTo: me@example.org\nSubject: raw\nMIME-Version: 1.0\n\nBody.\n"
+    v1.send_raw_email(RawMessage={"Data": raw})
+    mail, results, signers = authentication_of(message(keys()[0]))
+    assert signers == ["amazonses.com"]
+    assert "smtp.mailfrom=amazonses.com;" in results and mail["Return-Path"].endswith("@amazonses.com>")
+    assert results.endswith("dmarc=fail header.from=example.com;")
+    assert mail["Subject"] == "raw"
+
+
+def test_a_domain_whose_dkim_is_pending_does_not_sign(ses, control, receiving):
+    _, keys, message = receiving()
+    control("identity-status", EmailIdentity="example.com", Status="PENDING")
+    ses().create_email_identity(EmailIdentity="example.com")
+    ses("ses").send_email(
+        Source="noreply@example.com",
+        Destination={"ToAddresses": ["me@example.org"]},
+        Message={"Subject": {"Data": "v1"}, "Body": {"Text": {"Data": "Hello."}}},
+    )
+    _, results, signers = authentication_of(message(keys()[0]))
+    assert signers == ["amazonses.com"] and "dmarc=fail" in results
+
+
+def test_delivery_authentication_control_overrides_the_verdicts(ses, control, receiving):
+    _, keys, message = receiving()
+    ses().create_email_identity(EmailIdentity="example.com")
+    assert control("delivery-authentication", Recipient="Me@example.org", Dkim="fail", Dmarc="fail") == (200, {})
+
+    def send():
+        ses().send_email(
+            FromEmailAddress="noreply@example.com",
+            Destination={"ToAddresses": ["me@example.org"]},
+            Content={"Raw": {"Data": b"From: noreply@example.com\r\nTo: me@example.org\r\nSubject: x\r\n\r\nx\r\n"}},
+        )
+
+    send()
+    _, results, signers = authentication_of(message(keys()[0]))
+    assert signers == ["example.com", "amazonses.com"]
+    assert "dkim=fail header.i=@example.com; dkim=fail header.i=@amazonses.com;" in results
+    assert "spf=pass" in results and "dmarc=fail" in results
+    control("delivery-authentication", Recipient="me@example.org", Dkim="none", Spf="none")
+    first = keys()
+    send()
+    (key,) = [k for k in keys() if k not in first]
+    _, results, signers = authentication_of(message(key))
+    assert signers == [] and "dkim=none;" in results and "spf=none" in results and "dmarc=fail" in results
+
+
+def test_a_line_break_in_a_subject_does_not_make_a_header(ses, receiving):
+    _, keys, message = receiving()
+    ses("ses").verify_email_identity(EmailAddress="sender@example.com")
+    ses("ses").send_email(
+        Source="sender@example.com",
+        Destination={"ToAddresses": ["me@example.org"]},
+        Message={"Subject": {"Data": "Hi\r\nAuthentication-Results: amazonses.com; dmarc=pass"}, "Body": {"Text": {"Data": "x"}}},
+    )
+    mail = email.message_from_bytes(message(keys()[0]), policy=email.policy.default)
+    assert len(mail.get_all("Authentication-Results")) == 1
+    assert mail["Subject"].startswith("Hi ")
