@@ -30,9 +30,9 @@ const NO_CREDENTIALS: &str = "No AWS credentials were found: give keyid and key 
 /// How long each attempt of an AWS call may take before it is abandoned, unless the connection says.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 20;
 /// How many attempts an AWS call gets (retries of throttling, server errors, timeouts), unless the
-/// connection says. SES throttles at about a request a second, so its calls get more by default.
-pub const DEFAULT_ATTEMPTS: u32 = 3;
-const DEFAULT_SES_ATTEMPTS: u32 = 5;
+/// connection says. Throttling is what needs them: SES throttles at about a request a second, and a
+/// run over a few hundred IAM resources meets IAM's request rate (BENCHMARKS.md, "concurrency").
+pub const DEFAULT_ATTEMPTS: u32 = 5;
 /// How long to wait for a connection to AWS.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// After this long a call says on stderr that it is still waiting, and again every `SLOW_REPEAT`.
@@ -65,7 +65,7 @@ pub struct Connection {
     /// Seconds each attempt of an AWS call may take (default 20).
     #[serde(default)]
     pub timeout: Option<u64>,
-    /// Attempts per AWS call, the first included (default 3; 5 for SES, which throttles).
+    /// Attempts per AWS call, the first included (default 5: throttling needs them).
     #[serde(default)]
     pub attempts: Option<u32>,
 }
@@ -73,7 +73,7 @@ pub struct Connection {
 impl Connection {
     /// The per-attempt timeout and the attempts of general and of SES calls; settings `check`
     /// refuses are an invalid request.
-    fn limits(&self) -> Result<(Duration, u32, u32), Error> {
+    fn limits(&self) -> Result<(Duration, u32), Error> {
         let errors = self.check("connection");
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
@@ -81,7 +81,6 @@ impl Connection {
         Ok((
             Duration::from_secs(self.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
             self.attempts.unwrap_or(DEFAULT_ATTEMPTS),
-            self.attempts.unwrap_or(DEFAULT_SES_ATTEMPTS),
         ))
     }
 }
@@ -275,7 +274,7 @@ pub struct Clients {
     path_style: bool,
     log: CallLog,
     notice: SlowCallNotice,
-    ses_attempts: u32,
+    attempts: u32,
     regions: Mutex<HashMap<String, Arc<RegionClients>>>,
 }
 
@@ -283,9 +282,9 @@ impl Clients {
     /// Loads the SDK configuration once. Credentials given in the connection win over the
     /// default chain; a key id without a secret (or the reverse) is an invalid request.
     pub async fn new(conn: &Connection, log: CallLog) -> Result<Self, Error> {
-        let (timeout, attempts, ses_attempts) = conn.limits()?;
+        let (timeout, attempts) = conn.limits()?;
         // The whole operation: every attempt, plus room for the backoff between them.
-        let operation = timeout * attempts.max(ses_attempts) + Duration::from_secs(30);
+        let operation = timeout * attempts + Duration::from_secs(30);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(conn.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string())))
             .retry_config(RetryConfig::standard().with_max_attempts(attempts))
@@ -330,7 +329,7 @@ impl Clients {
             base,
             log,
             notice: SlowCallNotice { timeout, attempts },
-            ses_attempts,
+            attempts,
             regions: Mutex::new(HashMap::new()),
         })
     }
@@ -359,32 +358,38 @@ impl Clients {
             .or_insert_with(|| {
                 let cfg = self.base.to_builder().region(Region::new(region.to_string())).build();
                 let (log, notice) = (self.log.clone(), self.notice.clone());
-                let ses_notice = SlowCallNotice { attempts: self.ses_attempts, ..notice.clone() };
                 // Every client records its operations and says when one is slow; the tokens after
-                // the notice are a service's own settings, calls on its config builder.
+                // the crate's name are a service's own settings, calls on its config builder.
+                let retries = RetryConfig::adaptive().with_max_attempts(self.attempts);
+                // Throttled requests are retried without the SDK's retry quota (500 tokens, 5 a
+                // throttled retry: a run over a few hundred resources would use it up and fail the
+                // rest at once), and adaptive retries slow the client down once throttled.
                 macro_rules! client {
-                    ($sdk:ident, $notice:expr $(, $($settings:tt)+)?) => {
+                    ($sdk:ident $(, $($settings:tt)+)?) => {
                         $sdk::Client::from_conf(
                             $sdk::config::Builder::from(&cfg)
+                                .retry_config(retries.clone())
+                                .retry_partition(
+                                    $sdk::config::retry::RetryPartition::custom(stringify!($sdk))
+                                        .token_bucket($sdk::config::retry::TokenBucket::unlimited())
+                                        .build(),
+                                )
                                 $($($settings)+)?
                                 .interceptor(log.clone())
-                                .interceptor($notice)
+                                .interceptor(notice.clone())
                                 .build(),
                         )
                     };
                 }
-                // SES throttles at about one request a second: adaptive retries also slow the
-                // client down once throttled, instead of only backing off each call.
-                let ses_retries = RetryConfig::adaptive().with_max_attempts(self.ses_attempts);
                 Arc::new(RegionClients {
-                    s3: client!(aws_sdk_s3, notice.clone(), .force_path_style(self.path_style)),
-                    iam: client!(aws_sdk_iam, notice.clone()),
-                    sesv2: client!(aws_sdk_sesv2, ses_notice.clone(), .retry_config(ses_retries.clone())),
-                    ses: client!(aws_sdk_ses, ses_notice, .retry_config(ses_retries)),
-                    sns: client!(aws_sdk_sns, notice.clone()),
-                    ec2: client!(aws_sdk_ec2, notice.clone()),
-                    rds: client!(aws_sdk_rds, notice.clone()),
-                    sts: client!(aws_sdk_sts, notice),
+                    s3: client!(aws_sdk_s3, .force_path_style(self.path_style)),
+                    iam: client!(aws_sdk_iam),
+                    sesv2: client!(aws_sdk_sesv2),
+                    ses: client!(aws_sdk_ses),
+                    sns: client!(aws_sdk_sns),
+                    ec2: client!(aws_sdk_ec2),
+                    rds: client!(aws_sdk_rds),
+                    sts: client!(aws_sdk_sts),
                 })
             })
             .clone()

@@ -75,6 +75,8 @@ impl Error {
 pub mod code {
     /// IAM: the user, group, policy or key does not exist (yet: IAM is eventually consistent).
     pub const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+    /// IAM (and the other query APIs): too many requests; AWS refused this one without acting on it.
+    pub const THROTTLING: &str = "Throttling";
     /// IAM: the name is taken.
     pub const ENTITY_ALREADY_EXISTS: &str = "EntityAlreadyExists";
     /// SES v2: the identity (or other object) does not exist.

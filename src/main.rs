@@ -141,7 +141,7 @@ struct ConnArgs {
     /// Seconds each attempt of an AWS call may take (default 20).
     #[arg(long)]
     timeout: Option<u64>,
-    /// Attempts per AWS call, the first included (default 3; 5 for SES).
+    /// Attempts per AWS call, the first included (default 5).
     #[arg(long)]
     attempts: Option<u32>,
 }

@@ -11,7 +11,7 @@ Minion configuration (or pillar) keys, all optional:
 ``ocp_aws.keyid``, ``ocp_aws.key``, ``ocp_aws.region``, ``ocp_aws.endpoint_url``
     Default connection: access key id, secret access key, region, endpoint (e.g. a test server).
 ``ocp_aws.timeout``, ``ocp_aws.attempts``
-    Seconds each attempt of an AWS call may take (default 20), and attempts per call (default 3).
+    Seconds each attempt of an AWS call may take (default 20), and attempts per call (default 5).
 ``ocp_aws.profile``
     Default for the ``profile`` argument (see below).
 

@@ -222,8 +222,8 @@ where
     }
     let iam = cx.iam();
     // No SDK retries: a repeated CreateAccessKey makes a second key. NoSuchEntity (a user created a
-    // moment ago) is AWS refusing, so asking again is safe.
-    let created = retry_while(&[code::NO_SUCH_ENTITY], || {
+    // moment ago) and Throttling are AWS refusing, so asking again is safe.
+    let created = retry_while(&[code::NO_SUCH_ENTITY, code::THROTTLING], || {
         iam.create_access_key()
             .user_name(user)
             .customize()

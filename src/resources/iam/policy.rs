@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::aws::retry_while;
 use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
@@ -190,18 +191,21 @@ impl Kind for Policy {
             }
         }
         // No SDK retries: a repeat after a lost answer makes a second version (and can meet the limit
-        // of five); the read back shows whether the first went through.
-        iam.create_policy_version()
-            .policy_arn(&o.arn)
-            .policy_document(text)
-            .set_as_default(true)
-            .customize()
-            .config_override(
-                aws_sdk_iam::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled()),
-            )
-            .send()
-            .await
-            .op("CreatePolicyVersion")?;
+        // of five); the read back shows whether the first went through. Throttling is AWS refusing,
+        // so asking again is safe.
+        retry_while(&[code::THROTTLING], || {
+            iam.create_policy_version()
+                .policy_arn(&o.arn)
+                .policy_document(text.clone())
+                .set_as_default(true)
+                .customize()
+                .config_override(
+                    aws_sdk_iam::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled()),
+                )
+                .send()
+        })
+        .await
+        .op("CreatePolicyVersion")?;
         Ok(())
     }
 
