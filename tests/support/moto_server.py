@@ -124,6 +124,14 @@ Patched EC2:
     moto deletes a group that a DB instance still uses; AWS answers 400 DependencyViolation, and
     so does this.
 
+Patched STS:
+
+``GetCallerIdentity``
+    moto answers whatever secret signed the request. For an access key of a user in moto's IAM,
+    this checks the SigV4 signature with the key's secret, as AWS does: another secret gets 403
+    SignatureDoesNotMatch, an inactive key 403 InvalidClientTokenId. Keys moto's IAM does not hold
+    (the tests' own credentials) are answered as moto answers them.
+
 Errors are sent as AWS sends REST-JSON errors: the status code, the header
 ``x-amzn-ErrorType: <Code>`` and the body ``{"message": "..."}``.
 
@@ -193,10 +201,12 @@ from urllib.parse import unquote, urlsplit
 import moto
 import moto.server
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import InvalidClientTokenIdError
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.request import Request as MotoRequest
 from moto.iam.exceptions import DeleteConflictException
-from moto.iam.models import IAMBackend
+from moto.iam.access_control import IAMRequest
+from moto.iam.models import IAMBackend, get_account_id_from, iam_backends
 from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.ec2.exceptions import EC2ClientError
@@ -213,6 +223,8 @@ from moto.sns.models import SNSBackend, sns_backends
 from moto.sns.responses import SNSResponse
 from moto.sesv2.models import SESV2Backend, sesv2_backends
 from moto.sesv2.responses import SESV2Response
+from moto.sts.responses import TokenResponse
+from moto.utilities.utils import get_partition
 from werkzeug.wrappers import Request, Response
 
 import aws_model
@@ -1100,6 +1112,34 @@ def delete_security_group(self, vpc_id, group_id):
     return MOTO_DELETE_SECURITY_GROUP(self, vpc_id, group_id)
 
 
+# --- STS -----------------------------------------------------------------------------------------
+
+
+def get_caller_identity(self: TokenResponse):
+    """GetCallerIdentity: the signature of a key moto's IAM holds is checked, as AWS checks it."""
+    access_key = self.get_access_key()
+    account = get_account_id_from(access_key)
+    held = iam_backends[account][get_partition(self.region)].access_keys.get(access_key)
+    if held is not None:
+        if held.status != "Active":
+            # moto's own authentication looks keys up regardless of their status.
+            raise InvalidClientTokenIdError()
+        query = urlsplit(self.uri).query
+        IAMRequest(
+            account_id=account,
+            method=self.method,
+            path=self.raw_path + (f"?{query}" if query else ""),
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action="GetCallerIdentity",
+        ).check_signature()
+    return MOTO_GET_CALLER_IDENTITY(self)
+
+
+MOTO_GET_CALLER_IDENTITY = TokenResponse.get_caller_identity
+
+
 # --- Test controls -------------------------------------------------------------------------------
 
 
@@ -1422,6 +1462,7 @@ def install() -> None:
     for method in RDS_ROUTES:
         setattr(RDSResponse, method, globals()[method])
     SecurityGroupBackend._delete_security_group = delete_security_group
+    TokenResponse.get_caller_identity = get_caller_identity
     # Every request is recorded from the start, so tests count their own writes by access key id.
     recorder.start_recording()
     moto_call = DomainDispatcherApplication.__call__

@@ -945,3 +945,31 @@ def test_a_security_group_in_use_by_a_db_instance_cannot_be_deleted(ses):
     assert refused_code(ec2.delete_security_group, GroupId=group) == "DependencyViolation"
     rds.delete_db_instance(DBInstanceIdentifier="analysis", SkipFinalSnapshot=True)
     ec2.delete_security_group(GroupId=group)
+
+
+def test_get_caller_identity_checks_the_signature_of_a_key_iam_holds(ses, endpoint, account):
+    iam = ses("iam")
+    iam.create_user(UserName="adopted")
+    key = iam.create_access_key(UserName="adopted")["AccessKey"]
+
+    def caller(secret, key_id=key["AccessKeyId"]):
+        sts = boto3.client(
+            "sts",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+        )
+        return sts.get_caller_identity()
+
+    assert caller(key["SecretAccessKey"])["Arn"] == f"arn:aws:iam::{account}:user/adopted"
+    with pytest.raises(ClientError) as wrong:
+        caller("x" * 40)
+    error = wrong.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("SignatureDoesNotMatch", 403)
+    iam.update_access_key(UserName="adopted", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    with pytest.raises(ClientError) as inactive:
+        caller(key["SecretAccessKey"])
+    assert inactive.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    # Credentials moto's IAM does not hold are answered as moto answers them, whatever the secret.
+    assert caller("anything", key_id="testing")["Arn"].endswith(":user/moto")
