@@ -23,6 +23,9 @@ use crate::secrets::{Secret, Target};
 /// How long the password check may take to connect and authenticate.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// What a secret file section holds for an access key: built from the key's id and secret.
+type FileValues = dyn Fn(&str, &str) -> serde_json::Map<String, Value>;
+
 /// What an adoption did, in sentences.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adopted {
@@ -85,7 +88,7 @@ pub async fn adopt_key(
 ) -> Result<Adopted, Error> {
     let node = pillar::single(kind, user, params, false, conn.region.as_deref())?;
     let path = kind.path(user);
-    let (target, values): (Target, Box<dyn Fn(&str, &str) -> serde_json::Map<String, Value>>) = match &node.spec {
+    let (target, values): (Target, Box<FileValues>) = match &node.spec {
         AnySpec::IamUser(spec) => match &spec.access_key {
             Some(k) => (k.target(), Box::new(user::key_values)),
             None => return Err(Error::invalid(format!("{path}.access_key"), "missing: where should the key go?")),
@@ -155,7 +158,11 @@ fn choose<'a>(user: &str, keys: &'a [KeyInfo], key_id: Option<&str>) -> Result<&
         (None, _) => {
             return Err(Error::invalid(
                 "--access-key-id",
-                format!("IAM user {user} has {} access keys ({}): say which one the secret belongs to", keys.len(), ids()),
+                format!(
+                    "IAM user {user} has {} access keys ({}): say which one the secret belongs to",
+                    keys.len(),
+                    ids()
+                ),
             ))
         }
     };
@@ -207,7 +214,12 @@ async fn prove(conn: &Connection, region: &str, user: &str, id: &str, arn: &str,
 /// Adopts the master password of DB instance `name`: `params` is its Pillar entry (the secret file
 /// settings). The password is checked by logging in when the instance is reachable; otherwise it is
 /// written and the answer says it was not verified.
-pub async fn adopt_password(conn: &Connection, name: &str, params: &Value, password: &Secret) -> Result<Adopted, Error> {
+pub async fn adopt_password(
+    conn: &Connection,
+    name: &str,
+    params: &Value,
+    password: &Secret,
+) -> Result<Adopted, Error> {
     let node = pillar::single(KindId::RdsDbInstance, name, params, false, conn.region.as_deref())?;
     let AnySpec::RdsDbInstance(spec) = &node.spec else {
         return Err(Error::Internal("adopt-password parsed another kind".into()));
@@ -219,8 +231,15 @@ pub async fn adopt_password(conn: &Connection, name: &str, params: &Value, passw
     let adoption = db_instance::adoption(&cx, name, spec, password.expose()).await?;
     let outcome = match &adoption.host {
         Some(host) => {
-            crate::postgres::check(host, adoption.port, &adoption.user, &adoption.dbname, password.expose(), CONNECT_TIMEOUT)
-                .await
+            crate::postgres::check(
+                host,
+                adoption.port,
+                &adoption.user,
+                &adoption.dbname,
+                password.expose(),
+                CONNECT_TIMEOUT,
+            )
+            .await
         }
         None => crate::postgres::Outcome::Unverified("AWS has not given the instance an endpoint yet".into()),
     };
@@ -232,7 +251,7 @@ pub async fn adopt_password(conn: &Connection, name: &str, params: &Value, passw
                 adoption.user
             )))
         }
-        crate::postgres::Outcome::Accepted => (true, format!("was proven by logging in as {}", adoption.user)),
+        crate::postgres::Outcome::Accepted => (true, format!("was proven by logging in as {} and", adoption.user)),
         crate::postgres::Outcome::Unverified(why) => {
             (false, format!("was NOT verified, since the database could not be asked ({why}), and"))
         }

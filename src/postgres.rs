@@ -141,6 +141,8 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     startup.extend(body);
     s.write_all(&startup).await.map_err(|e| e.to_string())?;
     let mut scram: Option<(String, String, [u8; 32])> = None;
+    // Whether the server has checked the password: a server that lets anyone in proves nothing.
+    let mut asked = false;
     loop {
         let (kind, body) = read_message(&mut s).await?;
         match kind {
@@ -154,7 +156,12 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         let rest = &body[4..];
         match code {
             0 if scram.is_some() => return Err("the server ended SCRAM without its final signature".into()),
-            0 => return Ok(Outcome::Accepted),
+            0 if asked => return Ok(Outcome::Accepted),
+            0 => {
+                return Ok(Outcome::Unverified(
+                    "the server let the user in without asking for a password, which proves nothing about it".into(),
+                ))
+            }
             3 => {
                 return Ok(Outcome::Unverified(
                     "the server asks for the password in clear text, which this check never sends".into(),
@@ -165,6 +172,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 let mut answer = md5_password(user, password, &salt).into_bytes();
                 answer.push(0);
                 send(&mut s, b'p', &answer).await?;
+                asked = true;
             }
             10 => {
                 let offered: Vec<&[u8]> = rest.split(|b| *b == 0).filter(|m| !m.is_empty()).collect();
@@ -196,6 +204,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 // Proven: the server ends with AuthenticationOk (or an error).
                 scram = None;
+                asked = true;
             }
             other => return Ok(Outcome::Unverified(format!("the server asks for authentication method {other}"))),
         }
@@ -290,9 +299,8 @@ pub fn scram_client_final(
     client_nonce: &str,
     server_first: &str,
 ) -> Result<(String, [u8; 32]), String> {
-    let attr = |name: &str| {
-        server_first.split(',').find_map(|a| a.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-    };
+    let attr =
+        |name: &str| server_first.split(',').find_map(|a| a.strip_prefix(name).and_then(|v| v.strip_prefix('=')));
     let nonce = attr("r").filter(|n| n.starts_with(client_nonce) && n.len() > client_nonce.len());
     let nonce = nonce.ok_or("the server's SCRAM nonce does not extend this client's")?;
     let salt = attr("s").and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok());
@@ -321,7 +329,8 @@ mod tests {
     fn scram_follows_the_rfc_7677_example() {
         let nonce = "rOprNGfwEbeRWgbNEkqO";
         let server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
-        let (last, signature) = scram_client_final("pencil", &format!("n=user,r={nonce}"), nonce, server_first).unwrap();
+        let (last, signature) =
+            scram_client_final("pencil", &format!("n=user,r={nonce}"), nonce, server_first).unwrap();
         assert_eq!(
             last,
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="

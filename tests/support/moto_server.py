@@ -201,7 +201,7 @@ from urllib.parse import unquote, urlsplit
 import moto
 import moto.server
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.exceptions import InvalidClientTokenIdError
+from moto.core.exceptions import SignatureDoesNotMatchError
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.request import Request as MotoRequest
 from moto.iam.exceptions import DeleteConflictException
@@ -1123,18 +1123,31 @@ def get_caller_identity(self: TokenResponse):
     if held is not None:
         if held.status != "Active":
             # moto's own authentication looks keys up regardless of their status.
-            raise InvalidClientTokenIdError()
+            return sts_error("InvalidClientTokenId", "The security token included in the request is invalid.")
         query = urlsplit(self.uri).query
-        IAMRequest(
-            account_id=account,
-            method=self.method,
-            path=self.raw_path + (f"?{query}" if query else ""),
-            data=self.data,
-            body=self.raw_body,
-            headers=self.headers,
-            action="GetCallerIdentity",
-        ).check_signature()
+        try:
+            IAMRequest(
+                account_id=account,
+                method=self.method,
+                path=self.raw_path + (f"?{query}" if query else ""),
+                data=self.data,
+                body=self.raw_body,
+                headers=self.headers,
+                action="GetCallerIdentity",
+            ).check_signature()
+        except SignatureDoesNotMatchError as refused:
+            return sts_error("SignatureDoesNotMatch", refused.message)
     return MOTO_GET_CALLER_IDENTITY(self)
+
+
+def sts_error(code: str, message: str) -> tuple[str, dict]:
+    """A 403 in the shape AWS's query protocol gives it (moto's own nests it under Errors)."""
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+        f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>{random_token(36)}</RequestId>"
+        "</ErrorResponse>"
+    )
+    return body, {"status": 403, "Content-Type": "text/xml"}
 
 
 MOTO_GET_CALLER_IDENTITY = TokenResponse.get_caller_identity

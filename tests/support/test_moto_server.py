@@ -967,6 +967,20 @@ def test_get_caller_identity_checks_the_signature_of_a_key_iam_holds(ses, endpoi
         caller("x" * 40)
     error = wrong.value.response
     assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("SignatureDoesNotMatch", 403)
+    # AWS's query-protocol shape, which stricter SDKs (Rust's) need: Error right under ErrorResponse.
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=b"Action=GetCallerIdentity&Version=2011-06-15",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    SigV4Auth(Credentials(key["AccessKeyId"], "x" * 40), "sts", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    http = urllib.request.Request(prepared.url, data=prepared.body, method="POST", headers=dict(prepared.headers))
+    with pytest.raises(urllib.error.HTTPError) as raw_refusal:
+        urllib.request.urlopen(http)
+    body = raw_refusal.value.read().decode()
+    assert raw_refusal.value.code == 403 and "<ErrorResponse" in body and "<Error><Type>Sender</Type>" in body, body
     iam.update_access_key(UserName="adopted", AccessKeyId=key["AccessKeyId"], Status="Inactive")
     with pytest.raises(ClientError) as inactive:
         caller(key["SecretAccessKey"])
