@@ -312,3 +312,63 @@ async fn the_password_check_logs_in_with_scram_and_tells_wrong_from_unknown() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     assert!(matches!(check(closed, "x").await, Outcome::Unverified(m) if m.contains("cannot connect")));
 }
+
+/// A real PostgreSQL on 127.0.0.1 from the machine's own binaries (run as `postgres` when the tests
+/// run as root): TLS only, SCRAM-SHA-256, as RDS with `rds.force_ssl` has it. Stopped when dropped.
+struct RealPostgres {
+    port: u16,
+    server: std::process::Child,
+}
+
+impl RealPostgres {
+    /// `None` when no PostgreSQL is installed (the caller says the test is skipped).
+    fn start(password: &str) -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql").ok()?.filter_map(|e| e.ok()).map(|e| e.path().join("bin"));
+        let bin = bin.filter(|b| b.join("initdb").exists()).max()?;
+        let dir = temp_dir("postgres");
+        std::fs::write(dir.join("pw"), format!("{password}\n")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let script = r#"set -e
+            dir=$1 bin=$2 port=$3
+            openssl req -new -x509 -days 1 -nodes -subj /CN=localhost -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+            chmod 600 "$dir/key.pem"
+            as=""
+            if [ "$(id -u)" = 0 ]; then chown -R postgres "$dir"; as="setpriv --reuid=postgres --regid=postgres --init-groups"; fi
+            $as "$bin/initdb" -D "$dir/data" -U postgres --auth=scram-sha-256 --pwfile="$dir/pw" >/dev/null
+            echo "hostssl all all 127.0.0.1/32 scram-sha-256" > "$dir/data/pg_hba.conf"
+            exec $as "$bin/postgres" -D "$dir/data" -k "$dir" -c listen_addresses=127.0.0.1 -p "$port" -c ssl=on \
+                -c ssl_cert_file="$dir/cert.pem" -c ssl_key_file="$dir/key.pem""#;
+        let child = std::process::Command::new("bash")
+            .args(["-c", script, "postgres"])
+            .args([dir.to_str().unwrap(), bin.to_str().unwrap(), &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = RealPostgres { port, server: child };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "PostgreSQL did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Some(server)
+    }
+}
+
+impl Drop for RealPostgres {
+    fn drop(&mut self) {
+        // The script exec'd postgres, so this id is the server itself; SIGTERM lets it shut down cleanly.
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.server.id().to_string()]).status();
+        let _ = self.server.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_password_check_logs_in_to_a_real_postgresql_over_tls() {
+    let Some(pg) = RealPostgres::start("Real-pass-123") else {
+        eprintln!("skipped: no PostgreSQL under /usr/lib/postgresql");
+        return;
+    };
+    assert_eq!(check(pg.port, "Real-pass-123").await, Outcome::Accepted, "only TLS connections are allowed");
+    assert!(matches!(check(pg.port, "wrong-pass").await, Outcome::Refused(m) if m.contains("authentication failed")));
+}
