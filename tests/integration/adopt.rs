@@ -347,7 +347,14 @@ impl RealPostgres {
             .unwrap();
         let server = RealPostgres { port, server: child };
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Ready once it accepts sessions, not merely connections (while starting up it refuses them).
+        let ready = || {
+            let probe = std::process::Command::new(bin.join("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .status();
+            probe.is_ok_and(|s| s.success())
+        };
+        while !ready() {
             assert!(std::time::Instant::now() < deadline, "PostgreSQL did not start on port {port}");
             std::thread::sleep(Duration::from_millis(200));
         }
