@@ -257,8 +257,18 @@ pub async fn converge_only(
 }
 
 /// The read-only execution functions (`op: call`).
-pub const FUNCTIONS: &[&str] =
-    &["describe", "dns_check", "dns_records", "expand", "notification_explain", "schema", "smtp_password", "validate"];
+pub const FUNCTIONS: &[&str] = &[
+    "adopt_key",
+    "adopt_password",
+    "describe",
+    "dns_check",
+    "dns_records",
+    "expand",
+    "notification_explain",
+    "schema",
+    "smtp_password",
+    "validate",
+];
 
 /// Runs a read-only execution function and returns its value.
 pub async fn call(request: &CallRequest) -> Result<Value, Error> {
@@ -308,6 +318,19 @@ pub async fn call(request: &CallRequest) -> Result<Value, Error> {
                 .ok_or_else(|| Error::invalid("request.params.text", "missing: the notification's text"))?;
             Ok(json!(crate::notification::explain(text)?))
         }
+        "adopt_key" => {
+            let (kind, settings) = adopt_settings(&request.params, name()?, true)?;
+            let secret = secret_param(&request.params, "key", "the secret access key")?;
+            let key_id = request.params.get("access_key_id").and_then(Value::as_str);
+            let done = crate::adopt::adopt_key(&request.connection, kind, name()?, &settings, key_id, &secret).await?;
+            Ok(json!({"comment": done.comment, "verified": done.verified}))
+        }
+        "adopt_password" => {
+            let (_, settings) = adopt_settings(&request.params, name()?, false)?;
+            let password = secret_param(&request.params, "password", "the database password")?;
+            let done = crate::adopt::adopt_password(&request.connection, name()?, &settings, &password).await?;
+            Ok(json!({"comment": done.comment, "verified": done.verified}))
+        }
         "describe" => {
             let kind = kind_of(request.kind.as_deref().unwrap_or_default(), "request.kind")?;
             let name = name()?;
@@ -319,6 +342,52 @@ pub async fn call(request: &CallRequest) -> Result<Value, Error> {
             "request.function",
             format!("unknown function {}; known functions: {}", crate::validate::quote(other), FUNCTIONS.join(", ")),
         )),
+    }
+}
+
+/// The kind and settings an `adopt_*` call names: the entry of `params.pillar` (a whole `ocp_aws`
+/// value), else `params.settings` (one entry, of `params.kind` for a key: `iam.user` by default).
+fn adopt_settings(params: &Value, name: &str, key: bool) -> Result<(KindId, Value), Error> {
+    let known: &[&str] = match key {
+        true => &["pillar", "kind", "settings", "access_key_id", "key"],
+        false => &["pillar", "settings", "password"],
+    };
+    if let Some(unknown) =
+        params.as_object().into_iter().flatten().map(|(k, _)| k).find(|k| !known.contains(&k.as_str()))
+    {
+        return Err(Error::invalid(format!("request.params.{unknown}"), "unknown field"));
+    }
+    match (params.get("pillar"), params.get("settings"), key) {
+        (Some(pillar), None, true) => crate::adopt::key_entry(pillar, name),
+        (Some(pillar), None, false) => Ok((KindId::RdsDbInstance, crate::adopt::instance_entry(pillar, name)?)),
+        (None, Some(settings), true) => {
+            let kind = match params.get("kind").and_then(Value::as_str) {
+                None | Some("iam.user") => KindId::IamUser,
+                Some("ses.smtp_credentials") => KindId::SesSmtpCredentials,
+                Some(other) => {
+                    return Err(Error::invalid(
+                        "request.params.kind",
+                        format!(
+                            "{} takes no access key: use iam.user or ses.smtp_credentials",
+                            crate::validate::quote(other)
+                        ),
+                    ))
+                }
+            };
+            Ok((kind, settings.clone()))
+        }
+        (None, Some(settings), false) => Ok((KindId::RdsDbInstance, settings.clone())),
+        _ => {
+            Err(Error::invalid("request.params", "give pillar (the ocp_aws Pillar) or settings (its entry), not both"))
+        }
+    }
+}
+
+/// A secret a request carries (only ever in its body, on stdin).
+fn secret_param(params: &Value, field: &str, what: &str) -> Result<crate::secrets::Secret, Error> {
+    match params.get(field).and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => Ok(crate::secrets::Secret::new(s)),
+        _ => Err(Error::invalid(format!("request.params.{field}"), format!("missing: {what}"))),
     }
 }
 

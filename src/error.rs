@@ -103,6 +103,10 @@ pub mod code {
     pub const DB_INSTANCE_NOT_FOUND: &str = "DBInstanceNotFound";
     /// RDS: a DB instance of that identifier exists.
     pub const DB_INSTANCE_ALREADY_EXISTS: &str = "DBInstanceAlreadyExists";
+    /// Any service: the request was signed with another secret than the access key's.
+    pub const SIGNATURE_DOES_NOT_MATCH: &str = "SignatureDoesNotMatch";
+    /// Any service: AWS knows no active access key of that id.
+    pub const INVALID_CLIENT_TOKEN_ID: &str = "InvalidClientTokenId";
 }
 
 /// Turns an SDK error into a sentence a person can act on: the AWS error code and message for

@@ -5,6 +5,7 @@
 //! through read → diff → (test mode: report) → write → read back; [`resources`] holds one module per
 //! resource kind; [`protocol`] is the JSON request/response contract the Salt shims speak.
 
+pub mod adopt;
 pub mod app;
 pub mod aws;
 pub mod dns;
@@ -14,6 +15,7 @@ pub mod kind;
 pub mod mail;
 pub mod notification;
 pub mod pillar;
+pub mod postgres;
 pub mod protocol;
 pub mod reconcile;
 pub mod report;

@@ -59,6 +59,14 @@ enum Command {
         #[command(flatten)]
         conn: ConnArgs,
     },
+    /// Take over an access key made by hand, without rotating it: reads its secret from stdin (never
+    /// from arguments), proves it with AWS (STS GetCallerIdentity signed with it must answer the
+    /// user's ARN), then writes the secret file as `apply` would, so that the next apply keeps the key.
+    AdoptKey(AdoptKey),
+    /// Take over an RDS instance's master password set by hand: reads it from stdin, checks it by
+    /// logging in when the instance is reachable (else says it was not verified), then writes the
+    /// secret file as `apply` would, so that the next apply does not reset it.
+    AdoptPassword(AdoptPassword),
     /// Print the SES SMTP password for a secret access key read from stdin (never from arguments).
     SmtpPassword {
         /// SES region of the SMTP endpoint.
@@ -202,6 +210,121 @@ struct Converge {
     concurrency: usize,
 }
 
+#[derive(clap::Args)]
+struct AdoptKey {
+    /// The IAM user (or, with --smtp, the SES SMTP user) whose access key is adopted.
+    user: String,
+    /// A Pillar file whose iam.users or ses.smtp_credentials entry for USER gives the secret file
+    /// settings (instead of --secret-file and the flags after it).
+    #[arg(short, long, conflicts_with_all = ["secret_file", "smtp"])]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    target: SecretFileArgs,
+    /// USER is an SES SMTP user (`ses.smtp_credentials`): the file gets its SMTP passwords.
+    #[arg(long)]
+    smtp: bool,
+    /// With --smtp: the SES regions to write an SMTP password for, comma-separated (default: --region).
+    #[arg(long, value_delimiter = ',', requires = "smtp")]
+    regions: Option<Vec<String>>,
+    /// The access key the secret belongs to; needed when the user has two.
+    #[arg(long)]
+    access_key_id: Option<String>,
+    #[command(flatten)]
+    conn: ConnArgs,
+}
+
+#[derive(clap::Args)]
+struct AdoptPassword {
+    /// The DB instance identifier.
+    instance: String,
+    /// A Pillar file whose rds.instances entry for INSTANCE gives the secret file settings (instead
+    /// of --secret-file and the flags after it).
+    #[arg(short, long, conflicts_with = "secret_file")]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    target: SecretFileArgs,
+    #[command(flatten)]
+    conn: ConnArgs,
+}
+
+/// Where a secret goes: the Pillar's secret-file settings, as flags.
+#[derive(clap::Args)]
+struct SecretFileArgs {
+    /// Absolute path of the secret file (the Pillar's `secret_file`).
+    #[arg(long, required_unless_present = "file")]
+    secret_file: Option<String>,
+    /// The top-level key of the file to write under (the Pillar's `pillar_key`).
+    #[arg(long, requires = "secret_file")]
+    pillar_key: Option<String>,
+    /// The file's permission bits, as octal text (default 0600).
+    #[arg(long, requires = "secret_file")]
+    mode: Option<String>,
+    /// The user that owns the file (name or numeric id).
+    #[arg(long, requires = "secret_file")]
+    owner: Option<String>,
+    /// The group that owns the file (name or numeric id).
+    #[arg(long, requires = "secret_file")]
+    group: Option<String>,
+}
+
+impl SecretFileArgs {
+    /// The settings as the Pillar spells them.
+    fn params(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        for (k, v) in [
+            ("secret_file", &self.secret_file),
+            ("pillar_key", &self.pillar_key),
+            ("mode", &self.mode),
+            ("owner", &self.owner),
+            ("group", &self.group),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), v.clone().into());
+            }
+        }
+        m
+    }
+}
+
+impl AdoptKey {
+    /// The kind and the Pillar entry the flags describe.
+    fn entry(&self) -> (ocp_aws::resources::KindId, serde_json::Value) {
+        use ocp_aws::resources::KindId;
+        let mut settings = self.target.params();
+        match self.smtp {
+            true => {
+                if let Some(r) = &self.regions {
+                    settings.insert("regions".into(), r.clone().into());
+                }
+                (KindId::SesSmtpCredentials, settings.into())
+            }
+            false => (KindId::IamUser, serde_json::json!({"access_key": settings})),
+        }
+    }
+}
+
+/// A secret from stdin: one trailing newline is not part of it; an empty one is refused.
+fn read_secret(what: &str) -> anyhow::Result<ocp_aws::secrets::Secret> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Paste the {what}, then press Enter and Ctrl-D:");
+    }
+    let mut text = String::new();
+    stdin.lock().take(64 << 10).read_to_string(&mut text).with_context(|| format!("reading the {what} from stdin"))?;
+    let one_line = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    if one_line.is_empty() {
+        return Err(InvalidFlags(format!(
+            "no {what} on stdin: give it there, never as an argument (e.g. `< file`, or paste it at the prompt)"
+        ))
+        .into());
+    }
+    if one_line.chars().any(char::is_control) {
+        return Err(InvalidFlags(format!("the {what} on stdin holds more than one line or a control character")).into());
+    }
+    Ok(ocp_aws::secrets::Secret::new(one_line))
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
     /// One line per resource, then the changed fields.
@@ -333,6 +456,45 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             match runtime.block_on(app::call(&request)) {
                 Ok(v) => emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
+                Err(e) => return Ok(fail(&e)),
+            }
+            Ok(EXIT_OK)
+        }
+        Command::AdoptKey(args) => {
+            let conn = args.conn.connection()?;
+            let (kind, params) = match &args.file {
+                Some(file) => match load(file).and_then(|p| ocp_aws::adopt::key_entry(&p, &args.user)) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        eprintln!("{}: {e}", file.display());
+                        return Ok(EXIT_INVALID);
+                    }
+                },
+                None => args.entry(),
+            };
+            let secret = read_secret("secret access key")?;
+            let key_id = args.access_key_id.as_deref();
+            match runtime.block_on(ocp_aws::adopt::adopt_key(&conn, kind, &args.user, &params, key_id, &secret)) {
+                Ok(done) => emit(&format!("{}\n", done.comment))?,
+                Err(e) => return Ok(fail(&e)),
+            }
+            Ok(EXIT_OK)
+        }
+        Command::AdoptPassword(args) => {
+            let conn = args.conn.connection()?;
+            let params = match &args.file {
+                Some(file) => match load(file).and_then(|p| ocp_aws::adopt::instance_entry(&p, &args.instance)) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        eprintln!("{}: {e}", file.display());
+                        return Ok(EXIT_INVALID);
+                    }
+                },
+                None => args.target.params().into(),
+            };
+            let password = read_secret("database password")?;
+            match runtime.block_on(ocp_aws::adopt::adopt_password(&conn, &args.instance, &params, &password)) {
+                Ok(done) => emit(&format!("{}\n", done.comment))?,
                 Err(e) => return Ok(fail(&e)),
             }
             Ok(EXIT_OK)

@@ -455,16 +455,8 @@ def smtp_password(key=None, region=None, key_file=None, key_pillar=None, passwor
         raise CommandExecutionError("Give the secret access key one way: key_file, key_pillar or key.")
     if not region:
         raise CommandExecutionError("Give the SES region: region=eu-west-2, say.")
-    if key_file is not None:
-        try:
-            with open(key_file, encoding="utf-8") as file:
-                key = file.readline().strip()
-        except OSError as error:
-            raise CommandExecutionError(f"The key file {key_file} cannot be read: {error.strerror}.") from None
-    elif key_pillar is not None:
-        key = salt.utils.data.traverse_dict_and_list(__pillar__, key_pillar, None, delimiter=":")
-        if not isinstance(key, str) or not key:
-            raise CommandExecutionError(f"The Pillar key {key_pillar} holds no secret access key.")
+    if key is None:
+        key = _secret(key_file, key_pillar, "key file", "secret access key")
     password = _call("smtp_password", params={"key": key, "region": region})
     if password_file is None:
         return password
@@ -476,6 +468,137 @@ def smtp_password(key=None, region=None, key_file=None, key_pillar=None, passwor
     except OSError as error:
         raise CommandExecutionError(f"The password file {password_file} cannot be written: {error.strerror}.") from None
     return password_file
+
+
+def _secret(path, pillar_key, noun, what):
+    """Return a secret from the first line of the file ``path`` on this minion, or from the Pillar
+    key ``pillar_key``: never an argument, which would land in job caches and logs."""
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as file:
+                secret = file.readline().strip()
+        except OSError as error:
+            raise CommandExecutionError(f"The {noun} {path} cannot be read: {error.strerror}.") from None
+        if not secret:
+            raise CommandExecutionError(f"The {noun} {path} holds no {what}.")
+        return secret
+    secret = salt.utils.data.traverse_dict_and_list(__pillar__, pillar_key, None, delimiter=":")
+    if not isinstance(secret, str) or not secret:
+        raise CommandExecutionError(f"The Pillar key {pillar_key} holds no {what}.")
+    return secret
+
+
+def _adopt_target(name, pillar, settings):
+    """The ``pillar`` or ``settings`` field of an adopt request: the given secret-file settings, else
+    the Pillar's entry for ``name`` (``pillar`` as given, or this minion's, compiled afresh)."""
+    settings = {field: value for field, value in settings.items() if value is not None}
+    if settings:
+        return {"settings": settings}
+    return {"pillar": _pillar(pillar)}
+
+
+def adopt_key(
+    name,
+    key_file=None,
+    key_pillar=None,
+    access_key_id=None,
+    pillar=None,
+    secret_file=None,
+    pillar_key=None,
+    mode=None,
+    owner=None,
+    group=None,
+    smtp=False,
+    regions=None,
+    region=None,
+    key=None,
+    keyid=None,
+    profile=None,
+    endpoint_url=None,
+):
+    """
+    Take over the access key of IAM user ``name`` (made by hand) without rotating it: its secret is
+    proven with AWS (STS GetCallerIdentity signed with it must answer the user's ARN) and written to
+    the user's secret file as the state writes it, so that the next state run keeps the key.
+
+    The secret comes from ``key_file`` (a file on this minion, its first line) or ``key_pillar`` (a
+    Pillar key of this minion), never as an argument: arguments land in job caches and logs. It
+    reaches the binary on its stdin. ``key``, ``keyid`` and ``profile`` are the connection's, as in
+    every function here.
+
+    Where it goes: the user's entry in ``iam.users`` or ``ses.smtp_credentials`` of ``pillar`` (or
+    this minion's Pillar), or the settings given here (``secret_file``, ``pillar_key``, ``mode``,
+    ``owner``, ``group``; ``smtp=True`` and ``regions`` for an SES SMTP user). ``access_key_id``
+    names the key when the user has two.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.adopt_key redmine-backup key_file=/root/backup.key
+    """
+    if (key_file is None) == (key_pillar is None):
+        raise CommandExecutionError("Give the secret access key one way: key_file or key_pillar.")
+    secret = _secret(key_file, key_pillar, "key file", "secret access key")
+    if smtp:
+        settings = {"secret_file": secret_file, "pillar_key": pillar_key, "regions": regions, "mode": mode}
+        settings.update(owner=owner, group=group)
+    else:
+        settings = {"access_key": {"secret_file": secret_file, "pillar_key": pillar_key, "mode": mode}}
+        settings["access_key"].update(owner=owner, group=group)
+        settings["access_key"] = {f: v for f, v in settings["access_key"].items() if v is not None} or None
+    params = _adopt_target(name, pillar, settings)
+    if "settings" in params:
+        params["kind"] = "ses.smtp_credentials" if smtp else "iam.user"
+    params.update(key=secret, access_key_id=access_key_id)
+    params = {field: value for field, value in params.items() if value is not None}
+    return _call(
+        "adopt_key", name=name, params=params, connection=_connection(region, key, keyid, profile, endpoint_url)
+    )
+
+
+def adopt_password(
+    name,
+    password_file=None,
+    password_pillar=None,
+    pillar=None,
+    secret_file=None,
+    pillar_key=None,
+    mode=None,
+    owner=None,
+    group=None,
+    region=None,
+    key=None,
+    keyid=None,
+    profile=None,
+    endpoint_url=None,
+):
+    """
+    Take over the master password of RDS instance ``name`` (set by hand), so that the next state
+    run does not reset it: it is checked by logging in when the instance is reachable (otherwise the
+    answer says it was not verified) and written with the connection details to the instance's
+    secret file, as the state writes it.
+
+    The password comes from ``password_file`` (a file on this minion, its first line) or
+    ``password_pillar`` (a Pillar key), never as an argument, and reaches the binary on its stdin.
+    Where it goes: the instance's entry in ``rds.instances`` of ``pillar`` (or this minion's Pillar),
+    or the settings given here.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.adopt_password analysis password_file=/root/analysis.password
+    """
+    if (password_file is None) == (password_pillar is None):
+        raise CommandExecutionError("Give the password one way: password_file or password_pillar.")
+    password = _secret(password_file, password_pillar, "password file", "password")
+    settings = {"secret_file": secret_file, "pillar_key": pillar_key, "mode": mode, "owner": owner, "group": group}
+    params = _adopt_target(name, pillar, settings)
+    params["password"] = password
+    return _call(
+        "adopt_password", name=name, params=params, connection=_connection(region, key, keyid, profile, endpoint_url)
+    )
 
 
 def notification_explain(text):

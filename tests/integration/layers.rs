@@ -8,14 +8,14 @@ use std::collections::BTreeSet;
 const LAYERS: &[&[&str]] = &[
     &["error"],
     &["validate", "dns", "notification", "mail"],
-    &["secrets", "strict"],
+    &["secrets", "strict", "postgres"],
     &["aws"],
     &["protocol"],
     &["kind"],
     &["reconcile"],
     &["resources"],
     &["pillar"],
-    &["engine", "report"],
+    &["engine", "report", "adopt"],
     &["app"],
 ];
 

@@ -6,6 +6,7 @@ mod fault_proxy;
 mod http_wire;
 mod support;
 
+mod adopt;
 mod backup;
 mod cli;
 mod consistency;

@@ -106,6 +106,51 @@ def test_execution_functions_read_what_is_there_now(minion, aws, suffix, tmp_pat
         assert key not in stdout + stderr and password not in stdout + stderr
 
 
+def test_adopt_key_takes_the_secret_from_a_file_and_the_next_apply_writes_nothing(minion, aws, recorder, suffix, tmp_path):
+    """A key made by hand is adopted through the execution module: the secret goes from a file on
+    the minion to the binary's stdin, never into an argument, a return or a log; the state then keeps
+    the key and writes nothing."""
+    user = f"adopted-{suffix}"
+    aws("iam").create_user(UserName=user)
+    made = aws("iam").create_access_key(UserName=user)["AccessKey"]
+    secret_file, key_file = tmp_path / "private" / "backup.sls", tmp_path / "backup.key"
+    key_file.write_text(made["SecretAccessKey"] + "\n")
+    pillar = {"iam": {"users": {user: {"access_key": {"secret_file": str(secret_file), "pillar_key": "backup"}}}}}
+    minion.write_pillar(pillar)
+
+    result = minion.call("ocp_aws.adopt_key", user, f"key_file={tmp_path / 'nothing.key'}")
+    assert result.retcode != 0 and "cannot be read" in result.stdout + result.stderr, result
+    result = minion.call("ocp_aws.adopt_key", user, f"key_file={key_file}")
+    assert result.retcode == 0 and result.data["verified"] is True, result
+    assert made["AccessKeyId"] in result.data["comment"], result
+    written = yaml.safe_load(secret_file.read_text())["backup"]
+    assert written == {"aws_access_key_id": made["AccessKeyId"], "aws_secret_access_key": made["SecretAccessKey"]}
+
+    with recorder(minion.options["ocp_aws.keyid"]) as writes:
+        result = minion.apply(pillar)
+    assert result.retcode == 0 and all(not ret["changes"] for ret in result.states()), result
+    assert writes == []
+    for stdout, stderr in minion.outputs:
+        assert made["SecretAccessKey"] not in stdout + stderr
+
+
+def test_adopt_password_stores_a_password_it_cannot_check_and_says_so(minion, aws, suffix, tmp_path):
+    """moto's endpoints are not reachable: the password is written, and the answer says it was not verified."""
+    db, password = f"adopted-{suffix}", "Hand-made-pass-123"
+    aws("rds").create_db_instance(DBInstanceIdentifier=db, Engine="postgres", EngineVersion="17.4",
+                                  DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="postgres",
+                                  MasterUserPassword=password)
+    secret_file, password_file = tmp_path / "private" / "db.sls", tmp_path / "db.password"
+    password_file.write_text(password + "\n")
+    minion.write_pillar({"rds": {"instances": {db: {"secret_file": str(secret_file), "pillar_key": "db"}}}})
+    result = minion.call("ocp_aws.adopt_password", db, f"password_file={password_file}")
+    assert result.retcode == 0 and result.data["verified"] is False, result
+    assert "NOT verified" in result.data["comment"], result
+    assert yaml.safe_load(secret_file.read_text())["db"]["password"] == password
+    for stdout, stderr in minion.outputs:
+        assert password not in stdout + stderr
+
+
 def test_pillar_example_is_valid_for_the_schema_and_the_binary(binary):
     """pillar.example passes the schema and `ocp-aws validate`; what the binary refuses, the schema does too."""
     schema = json.loads((REPO / "schema" / "pillar.schema.json").read_text())

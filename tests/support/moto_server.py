@@ -187,6 +187,14 @@ Patched EC2:
     moto deletes a group that a DB instance still uses; AWS answers 400 DependencyViolation, and
     so does this.
 
+Patched STS:
+
+``GetCallerIdentity``
+    moto answers whatever secret signed the request. For an access key of a user in moto's IAM,
+    this checks the SigV4 signature with the key's secret, as AWS does: another secret gets 403
+    SignatureDoesNotMatch, an inactive key 403 InvalidClientTokenId. Keys moto's IAM does not hold
+    (the tests' own credentials) are answered as moto answers them.
+
 Errors are sent as AWS sends REST-JSON errors: the status code, the header
 ``x-amzn-ErrorType: <Code>`` and the body ``{"message": "..."}``.
 
@@ -291,10 +299,12 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import moto
 import moto.server
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import SignatureDoesNotMatchError
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.request import Request as MotoRequest
 from moto.iam.exceptions import DeleteConflictException
-from moto.iam.models import IAMBackend
+from moto.iam.access_control import IAMRequest
+from moto.iam.models import IAMBackend, get_account_id_from, iam_backends
 from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.ec2.exceptions import EC2ClientError
@@ -319,6 +329,7 @@ from moto.sns.models import SNSBackend, sns_backends
 from moto.sns.responses import SNSResponse
 from moto.sesv2.models import SESV2Backend, sesv2_backends
 from moto.sesv2.responses import SESV2Response
+from moto.sts.responses import TokenResponse
 from moto.utilities.utils import get_partition
 from werkzeug.wrappers import Request, Response
 
@@ -1800,6 +1811,45 @@ def verify_link_done(request: Request) -> Response:
 
 
 LINK_PAGES = {"verify-link": verify_link, "verify-link/done": verify_link_done}
+# --- STS -----------------------------------------------------------------------------------------
+
+
+def get_caller_identity(self: TokenResponse):
+    """GetCallerIdentity: the signature of a key moto's IAM holds is checked, as AWS checks it."""
+    access_key = self.get_access_key()
+    account = get_account_id_from(access_key)
+    held = iam_backends[account][get_partition(self.region)].access_keys.get(access_key)
+    if held is not None:
+        if held.status != "Active":
+            # moto's own authentication looks keys up regardless of their status.
+            return sts_error("InvalidClientTokenId", "The security token included in the request is invalid.")
+        query = urlsplit(self.uri).query
+        try:
+            IAMRequest(
+                account_id=account,
+                method=self.method,
+                path=self.raw_path + (f"?{query}" if query else ""),
+                data=self.data,
+                body=self.raw_body,
+                headers=self.headers,
+                action="GetCallerIdentity",
+            ).check_signature()
+        except SignatureDoesNotMatchError as refused:
+            return sts_error("SignatureDoesNotMatch", refused.message)
+    return MOTO_GET_CALLER_IDENTITY(self)
+
+
+def sts_error(code: str, message: str) -> tuple[str, dict]:
+    """A 403 in the shape AWS's query protocol gives it (moto's own nests it under Errors)."""
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+        f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>{random_token(36)}</RequestId>"
+        "</ErrorResponse>"
+    )
+    return body, {"status": 403, "Content-Type": "text/xml"}
+
+
+MOTO_GET_CALLER_IDENTITY = TokenResponse.get_caller_identity
 
 
 # --- Test controls -------------------------------------------------------------------------------
@@ -2169,6 +2219,7 @@ def install() -> None:
     for method in RDS_ROUTES:
         setattr(RDSResponse, method, globals()[method])
     SecurityGroupBackend._delete_security_group = delete_security_group
+    TokenResponse.get_caller_identity = get_caller_identity
     # Every request is recorded from the start, so tests count their own writes by access key id.
     recorder.start_recording()
     moto_call = DomainDispatcherApplication.__call__

@@ -1318,3 +1318,43 @@ def test_a_line_break_in_a_subject_does_not_make_a_header(ses, receiving):
     mail = email.message_from_bytes(message(keys()[0]), policy=email.policy.default)
     assert len(mail.get_all("Authentication-Results")) == 1
     assert mail["Subject"].startswith("Hi ")
+def test_get_caller_identity_checks_the_signature_of_a_key_iam_holds(ses, endpoint, account):
+    iam = ses("iam")
+    iam.create_user(UserName="adopted")
+    key = iam.create_access_key(UserName="adopted")["AccessKey"]
+
+    def caller(secret, key_id=key["AccessKeyId"]):
+        sts = boto3.client(
+            "sts",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+        )
+        return sts.get_caller_identity()
+
+    assert caller(key["SecretAccessKey"])["Arn"] == f"arn:aws:iam::{account}:user/adopted"
+    with pytest.raises(ClientError) as wrong:
+        caller("x" * 40)
+    error = wrong.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("SignatureDoesNotMatch", 403)
+    # AWS's query-protocol shape, which stricter SDKs (Rust's) need: Error right under ErrorResponse.
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=b"Action=GetCallerIdentity&Version=2011-06-15",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    SigV4Auth(Credentials(key["AccessKeyId"], "x" * 40), "sts", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    http = urllib.request.Request(prepared.url, data=prepared.body, method="POST", headers=dict(prepared.headers))
+    with pytest.raises(urllib.error.HTTPError) as raw_refusal:
+        urllib.request.urlopen(http)
+    body = raw_refusal.value.read().decode()
+    assert raw_refusal.value.code == 403 and "<ErrorResponse" in body and "<Error><Type>Sender</Type>" in body, body
+    iam.update_access_key(UserName="adopted", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    with pytest.raises(ClientError) as inactive:
+        caller(key["SecretAccessKey"])
+    assert inactive.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    # Credentials moto's IAM does not hold are answered as moto answers them, whatever the secret.
+    assert caller("anything", key_id="testing")["Arn"].endswith(":user/moto")

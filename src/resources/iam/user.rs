@@ -74,7 +74,8 @@ pub struct AccessKey {
 }
 
 impl AccessKey {
-    fn target(&self) -> Target {
+    /// The secret file and its permissions, as these settings give them.
+    pub fn target(&self) -> Target {
         Target::new(&self.secret_file, self.pillar_key.as_deref()).with_permissions(
             self.mode.as_deref(),
             self.owner.as_deref(),
@@ -103,8 +104,13 @@ pub struct Observed {
 }
 
 /// The access key id in a user's secret file section.
-fn key_in(section: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+pub fn key_in(section: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
     section.get("aws_access_key_id")?.as_str().map(str::to_string)
+}
+
+/// What a user's secret file section holds for an access key.
+pub fn key_values(id: &str, secret: &str) -> serde_json::Map<String, serde_json::Value> {
+    secrets::mapping([("aws_access_key_id", id), ("aws_secret_access_key", secret)])
 }
 
 impl Kind for User {
@@ -308,10 +314,7 @@ async fn apply_user(
             keys: observed.and_then(|o| o.access_keys.as_deref()).unwrap_or_default(),
             in_file: observed.and_then(|o| o.secret_file_key.as_deref()),
         };
-        access_key::ensure(cx, name, &k.target(), seen, key_in, "access_key", diff, |id, secret| {
-            secrets::mapping([("aws_access_key_id", id), ("aws_secret_access_key", secret)])
-        })
-        .await?;
+        access_key::ensure(cx, name, &k.target(), seen, key_in, "access_key", diff, key_values).await?;
         access_key::repair_permissions(&k.target(), diff).await?;
     }
     Ok(())

@@ -167,7 +167,8 @@ impl Backups {
 }
 
 impl Spec {
-    fn target(&self) -> Target {
+    /// The secret file and its permissions, as these settings give them.
+    pub fn target(&self) -> Target {
         Target::new(&self.secret_file, self.pillar_key.as_deref()).with_permissions(
             self.mode.as_deref(),
             self.owner.as_deref(),
@@ -1100,6 +1101,58 @@ async fn modify(cx: &Cx<'_>, name: &str, spec: &Spec, o: &Observed, diff: &mut D
         rewrite_connection(&target, o, spec).await?;
     }
     access_key::repair_permissions(&target, diff).await
+}
+
+// ---- adopt ---------------------------------------------------------------------------------
+
+/// Taking over a password set outside the tool (`ocp-aws adopt-password`): where to reach the
+/// instance, and what its secret file must hold so that the next apply finds nothing to change.
+/// No `Debug`: `values` holds the password.
+pub struct Adoption {
+    /// The endpoint, once AWS has given the instance one.
+    pub host: Option<String>,
+    pub port: u16,
+    /// The master user AWS reports, which the file must name.
+    pub user: String,
+    /// The database to connect to: the instance's initial database, else `postgres`.
+    pub dbname: String,
+    pub values: Map<String, Value>,
+}
+
+/// Reads the instance and builds what its secret file holds with `password`, the way `apply` writes
+/// it. An instance whose password AWS manages has nothing to adopt.
+pub async fn adoption(cx: &Cx<'_>, name: &str, spec: &Spec, password: &str) -> Result<Adoption, Error> {
+    if spec.manage_master_user_password {
+        return Err(Error::Refused(format!(
+            "RDS instance {name} is set to manage_master_user_password, so AWS keeps its password; there is none to \
+             adopt"
+        )));
+    }
+    let o = describe(cx, name)
+        .await?
+        .ok_or_else(|| Error::Refused(format!("RDS instance {name} does not exist in {}", cx.region())))?;
+    if o.password_secret_arn.is_some() {
+        return Err(Error::Refused(format!(
+            "AWS manages the password of RDS instance {name} in Secrets Manager; there is none to adopt (set \
+             manage_master_user_password: true instead)"
+        )));
+    }
+    let mut values = file_values(Some(&o), spec, password);
+    // The file names the user AWS has, which is what the next read compares it with.
+    values.insert("user".into(), json!(o.user));
+    Ok(Adoption {
+        host: o.host.clone(),
+        port: o.port.and_then(|p| u16::try_from(p).ok()).unwrap_or(5432),
+        user: o.user.clone(),
+        dbname: o.dbname.clone().unwrap_or_else(|| "postgres".into()),
+        values,
+    })
+}
+
+/// Whether a secret file section already holds a password or a secret's ARN.
+pub fn holds_password(section: &Map<String, Value>) -> bool {
+    let seen = file_seen(section);
+    seen.has_password || seen.secret_arn.is_some()
 }
 
 #[cfg(test)]

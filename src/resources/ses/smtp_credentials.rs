@@ -73,14 +73,16 @@ pub struct Spec {
 common_spec!(Spec);
 
 impl Spec {
-    fn target(&self) -> Target {
+    /// The secret file and its permissions, as these settings give them.
+    pub fn target(&self) -> Target {
         Target::new(&self.secret_file, self.pillar_key.as_deref()).with_permissions(
             self.mode.as_deref(),
             self.owner.as_deref(),
             self.group.as_deref(),
         )
     }
-    fn smtp_regions(&self) -> Vec<String> {
+    /// The SES regions the secret file holds a password for.
+    pub fn smtp_regions(&self) -> Vec<String> {
         let mut r = self
             .regions
             .clone()
@@ -120,7 +122,7 @@ pub fn smtp_host(region: &str) -> String {
 }
 
 /// What the secret file holds: for each region, host, port, user name and password.
-fn file_values(regions: &[String], key_id: &str, secret: &str) -> Map<String, Value> {
+pub fn file_values(regions: &[String], key_id: &str, secret: &str) -> Map<String, Value> {
     regions
         .iter()
         .map(|r| {
@@ -157,7 +159,7 @@ pub struct Observed {
 }
 
 /// The key id (SMTP user name) in the secret file's section: every region's entry holds the same.
-fn key_in(section: &Map<String, Value>) -> Option<String> {
+pub fn key_in(section: &Map<String, Value>) -> Option<String> {
     section.values().find_map(|entry| entry.get("smtp_username")?.as_str().map(str::to_string))
 }
 
