@@ -10,6 +10,7 @@ pub mod aws;
 pub mod dns;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod kind;
 pub mod notification;
 pub mod pillar;
