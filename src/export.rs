@@ -164,12 +164,19 @@ pub async fn export(conn: &Connection, opts: &Options) -> Result<Report, Error> 
     for (kind, name, region) in listed {
         let key = if kind.singleton() { (kind, String::new()) } else { (kind, name.clone()) };
         if !seen.insert(key) {
-            let what =
-                if kind.singleton() { format!("{} {region}", kind.noun()) } else { format!("{} {name}", kind.noun()) };
-            eprintln!(
-                "ocp-aws: skipped: {what} in {region}: Pillar holds one {} entry of that name, the one of an earlier region.",
-                kind.pillar()
-            );
+            match kind.singleton() {
+                true => eprintln!(
+                    "ocp-aws: skipped: {} {region}: a Pillar holds one {} entry, the first region's.",
+                    kind.noun(),
+                    kind.pillar()
+                ),
+                false => eprintln!(
+                    "ocp-aws: skipped: {} {name} in {region}: a Pillar holds one {} entry of that name, the first \
+                     region's.",
+                    kind.noun(),
+                    kind.pillar()
+                ),
+            }
             continue;
         }
         todo.push((kind, name, region));
@@ -177,10 +184,12 @@ pub async fn export(conn: &Connection, opts: &Options) -> Result<Report, Error> 
     let total = todo.len();
     let secret_dir = opts.secret_dir.as_str();
     let engine = &engine;
-    let read: Vec<_> = stream::iter(todo.into_iter().enumerate())
-        .map(|(i, (kind, name, region))| async move {
+    let done = &std::sync::atomic::AtomicUsize::new(0);
+    let read: Vec<_> = stream::iter(todo)
+        .map(|(kind, name, region)| async move {
             let got = kind.export(&engine.cx(&region), &name, secret_dir).await;
-            eprintln!("ocp-aws: read {} {name} ({}/{total}).", kind.id(), i + 1);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            eprintln!("ocp-aws: read {} {name} ({n}/{total}).", kind.id());
             (kind, name, region, got)
         })
         .buffered(opts.concurrency.max(1))
