@@ -359,7 +359,8 @@ fn entry_yaml(f: &Found, default_region: &str) -> String {
     let value = entry_value(f, default_region);
     match value.is_empty() {
         true if body.is_empty() => "{}\n".to_string(),
-        true => body,
+        // An entry of comments alone would read as null.
+        true => body + "{}\n",
         false => body + &mapping(&value, 0),
     }
 }
@@ -523,6 +524,10 @@ mod tests {
                            "tags": {"yes": "no", "a b": "c: d #e", "n": "0640"}}),
                 ),
                 found(KindId::S3Bucket, "ocp-backup", "us-east-1", json!({})),
+                Found {
+                    exported: Exported { comments: vec!["a key: see adopt-key".into()], ..Exported::default() },
+                    ..found(KindId::IamUser, "u", "us-east-1", json!({}))
+                },
                 found(KindId::SesAccount, "us-east-1", "us-east-1", json!({"suppression_list": "disabled"})),
                 found(KindId::IamPolicy, "p", "eu-west-2", json!({"document": {"Statement": [{"Action": ["s3:*"]}]}})),
             ],

@@ -435,3 +435,153 @@ def test_bad_arguments_exit_2_with_a_clear_message(account, args, message):
     process = account.run("export", *args)
     assert process.returncode == 2, process.stderr
     assert message in process.stderr and process.stdout == ""
+
+
+def populate_at_random(account, rng, suffix):
+    """A random combination of the settings ocp-aws supports, made through boto3 as the console does."""
+    regions = ["us-east-1", "eu-west-2"]
+    sns = {r: account.client("sns", r) for r in regions}
+    topics = {}
+    for i in range(rng.randint(1, 2)):
+        region = rng.choice(regions)
+        arn = sns[region].create_topic(Name=f"topic-{i}")["TopicArn"]
+        topics.setdefault(region, []).append(arn)
+        if rng.random() < 0.5:
+            sns[region].set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue=f"Topic {i}")
+        for j in range(rng.randint(0, 2)):
+            sns[region].subscribe(TopicArn=arn, Protocol="email", Endpoint=f"ops{j}@example.org")
+        if rng.random() < 0.5:
+            sns[region].subscribe(TopicArn=arn, Protocol="sqs", Endpoint=f"arn:aws:sqs:{region}:{account.id}:q{i}")
+    for i in range(rng.randint(1, 3)):
+        region = rng.choice(regions)
+        s3 = account.client("s3", region)
+        bucket = f"rnd-{suffix}-{i}"
+        config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **config)
+        if rng.random() < 0.7:
+            flags = ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"]
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=dict.fromkeys(flags, True))
+        rules = []
+        for r in range(rng.randint(0, 2)):
+            rule = {"ID": f"rule-{r}", "Filter": {"Prefix": rng.choice(["", f"logs{r}/"])}}
+            rule["Status"] = rng.choice(["Enabled", "Enabled", "Disabled"])
+            if rng.random() < 0.6:
+                rule["Expiration"] = {"Days": rng.randint(1, 400)}
+            elif rng.random() < 0.5:
+                rule["Expiration"] = {"ExpiredObjectDeleteMarker": True}
+            if rng.random() < 0.6 or len(rule) == 3:
+                rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": rng.randint(1, 30)}
+            if rng.random() < 0.3:
+                rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": rng.randint(1, 90)}
+            rules.append(rule)
+        if rules:
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+        if rng.random() < 0.5:
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    iam = account.client("iam")
+    arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    for i in range(rng.randint(0, 2)):
+        bucket = f"rnd-{suffix}-0"
+        statements = [
+            {"Effect": "Allow", "Action": rng.choice(["s3:ListBucket", ["s3:ListBucket"]]), "Resource": f"arn:aws:s3:::{bucket}"},
+            {"Effect": "Allow", "Action": rng.sample(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], 3), "Resource": f"arn:aws:s3:::{bucket}/*"},
+        ]
+        if rng.random() < 0.4:
+            statements[1]["Action"] = "s3:*"
+        rng.shuffle(statements)
+        doc = {"Version": "2012-10-17", "Statement": statements}
+        arns.append(iam.create_policy(PolicyName=f"policy-{i}", PolicyDocument=json.dumps(doc))["Policy"]["Arn"])
+    groups = []
+    for i in range(rng.randint(0, 2)):
+        iam.create_group(GroupName=f"group-{i}")
+        groups.append(f"group-{i}")
+        for arn in rng.sample(arns, rng.randint(0, len(arns))):
+            iam.attach_group_policy(GroupName=f"group-{i}", PolicyArn=arn)
+    for i in range(rng.randint(0, 2)):
+        user = rng.choice(["user", "User"]) + f"-{i}"
+        iam.create_user(UserName=user)
+        for g in rng.sample(groups, rng.randint(0, len(groups))):
+            iam.add_user_to_group(GroupName=g, UserName=user)
+        for arn in rng.sample(arns, rng.randint(0, len(arns))):
+            iam.attach_user_policy(UserName=user, PolicyArn=arn)
+        if rng.random() < 0.5:
+            iam.create_access_key(UserName=user)
+    for region in regions:
+        if rng.random() < 0.5:
+            continue
+        sesv2, ses = account.client("sesv2", region), account.client("ses", region)
+        region_topics = topics.get(region, [])
+        sets = []
+        for i in range(rng.randint(0, 2)):
+            name = f"set-{i}"
+            options = {}
+            if rng.random() < 0.3:
+                options["SendingOptions"] = {"SendingEnabled": False}
+            if rng.random() < 0.3:
+                options["ReputationOptions"] = {"ReputationMetricsEnabled": True}
+            if rng.random() < 0.3:
+                options["DeliveryOptions"] = {"TlsPolicy": "REQUIRE"}
+            if rng.random() < 0.3:
+                options["SuppressionOptions"] = {"SuppressedReasons": rng.sample(["BOUNCE", "COMPLAINT"], rng.randint(0, 2))}
+            sesv2.create_configuration_set(ConfigurationSetName=name, **options)
+            sets.append(name)
+            for d in range(rng.randint(0, 2) if region_topics else 0):
+                events = rng.sample(["SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "RENDERING_FAILURE", "DELIVERY_DELAY"], rng.randint(1, 4))
+                destination = {"Enabled": rng.random() < 0.8, "MatchingEventTypes": events, "SnsDestination": {"TopicArn": rng.choice(region_topics)}}
+                sesv2.create_configuration_set_event_destination(ConfigurationSetName=name, EventDestinationName=f"dest-{d}", EventDestination=destination)
+        for i in range(rng.randint(0, 2)):
+            domain = f"d{i}-{suffix}.example.org"
+            identity = rng.choice([domain, f"noreply@{domain}"])
+            attributes = {"DkimSigningAttributes": {"NextSigningKeyLength": rng.choice(["RSA_1024_BIT", "RSA_2048_BIT"])}} if identity == domain else {}
+            sesv2.create_email_identity(EmailIdentity=identity, **attributes)
+            if identity == domain and rng.random() < 0.5:
+                sesv2.put_email_identity_mail_from_attributes(EmailIdentity=domain, MailFromDomain=f"bounce.{domain}", BehaviorOnMxFailure=rng.choice(["USE_DEFAULT_VALUE", "REJECT_MESSAGE"]))
+            if sets and rng.random() < 0.5:
+                sesv2.put_email_identity_configuration_set_attributes(EmailIdentity=identity, ConfigurationSetName=rng.choice(sets))
+            kinds = [k for k in ("Bounce", "Complaint", "Delivery") if region_topics and rng.random() < 0.5]
+            for kind in kinds:
+                ses.set_identity_notification_topic(Identity=identity, NotificationType=kind, SnsTopic=rng.choice(region_topics))
+                if rng.random() < 0.5:
+                    ses.set_identity_headers_in_notifications_enabled(Identity=identity, NotificationType=kind, Enabled=True)
+            if {"Bounce", "Complaint"} <= set(kinds) and rng.random() < 0.5:
+                ses.set_identity_feedback_forwarding_enabled(Identity=identity, ForwardingEnabled=False)
+        if rng.random() < 0.5:
+            sesv2.put_account_suppression_attributes(SuppressedReasons=rng.sample(["BOUNCE", "COMPLAINT"], rng.randint(0, 2)))
+    for region in regions:
+        if rng.random() < 0.5:
+            continue
+        ec2 = account.client("ec2", region)
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        group = ec2.create_security_group(GroupName=f"sg-like-{region}"[3:], Description=rng.choice(["web", "Managed by ocp-aws"]), VpcId=vpc)["GroupId"]
+        permissions = []
+        for _ in range(rng.randint(0, 3)):
+            protocol = rng.choice(["tcp", "udp", "-1", "icmp"])
+            p = {"IpProtocol": protocol}
+            if protocol in ("tcp", "udp"):
+                start = rng.randint(1, 9000)
+                p.update(FromPort=start, ToPort=start + rng.choice([0, 0, 99]))
+            elif protocol == "icmp":
+                p.update(FromPort=-1, ToPort=-1)
+            cidr = {"CidrIp": rng.choice(["0.0.0.0/0", "10.0.0.0/8"])}
+            if rng.random() < 0.3:
+                cidr["Description"] = "office"
+            p["IpRanges"] = [cidr]
+            if rng.random() < 0.3:
+                p["Ipv6Ranges"] = [{"CidrIpv6": "::/0"}]
+            if all((q["IpProtocol"], q.get("FromPort")) != (protocol, p.get("FromPort")) for q in permissions):
+                permissions.append(p)
+        if permissions:
+            ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=permissions)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_accounts_export_as_pillar_that_changes_nothing(account, suffix, tmp_path, seed):
+    """Property: whatever combination an account holds, export then plan and apply change nothing."""
+    populate_at_random(account, random.Random(seed), suffix)
+    text, value, _stderr = export(account, "--region", "us-east-1", "--region", "eu-west-2", "--secret-dir", str(tmp_path))
+    jsonschema.validate({"ocp_aws": value}, SCHEMA)
+    path = tmp_path / "exported.sls"
+    path.write_text(text)
+    process = account.run("validate", "-f", str(path))
+    assert process.returncode == 0, process.stderr + text
+    plan_and_apply_change_nothing(account, path)
