@@ -257,8 +257,17 @@ pub async fn converge_only(
 }
 
 /// The read-only execution functions (`op: call`).
-pub const FUNCTIONS: &[&str] =
-    &["describe", "dns_check", "dns_records", "expand", "notification_explain", "schema", "smtp_password", "validate"];
+pub const FUNCTIONS: &[&str] = &[
+    "describe",
+    "dns_check",
+    "dns_records",
+    "expand",
+    "export",
+    "notification_explain",
+    "schema",
+    "smtp_password",
+    "validate",
+];
 
 /// Runs a read-only execution function and returns its value.
 pub async fn call(request: &CallRequest) -> Result<Value, Error> {
@@ -314,6 +323,15 @@ pub async fn call(request: &CallRequest) -> Result<Value, Error> {
             let node = pillar::for_describe(kind, name, &request.params, region)?;
             let engine = Engine::new(&request.connection, true).await?;
             node.spec.describe(&engine.cx(&node.region), name).await
+        }
+        "export" => {
+            let opts = crate::export::options(&request.params, region)?;
+            let report = crate::export::export(&request.connection, &opts).await?;
+            if !report.failures.is_empty() {
+                return Err(Error::Refused(report.failures.join(" ")));
+            }
+            let pillar = json!({"ocp_aws": crate::export::pillar_value(&report)});
+            Ok(json!({"pillar": pillar, "yaml": crate::export::to_yaml(&report, None)}))
         }
         other => Err(Error::invalid(
             "request.function",

@@ -10,10 +10,13 @@ use serde_json::{Map, Value};
 
 use crate::aws::Connection;
 use crate::engine::Engine;
-use crate::error::{Error, Invalid};
+use crate::error::Error;
 use crate::kind::{Exported, Listed};
 use crate::pillar;
 use crate::resources::{KindId, ROOT};
+
+/// Where placeholders put secret files unless told otherwise.
+pub const DEFAULT_SECRET_DIR: &str = "/srv/pillar/private";
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -47,6 +50,37 @@ pub struct Report {
     pub failures: Vec<String>,
     /// The Pillar's default region.
     pub region: String,
+}
+
+/// The parameters of the `export` execution function (`call`), as the CLI's flags.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default)]
+    regions: Vec<String>,
+    #[serde(default)]
+    kinds: Option<String>,
+    #[serde(default)]
+    names: Option<String>,
+    #[serde(default)]
+    secret_dir: Option<String>,
+}
+
+/// The options a `call` request's `params` give; the regions default to the connection's.
+pub fn options(params: &Value, default_region: Option<&str>) -> Result<Options, Error> {
+    let params = if params.is_null() { Value::Object(Map::new()) } else { params.clone() };
+    let p: Params = crate::strict::deserialize(params, "request.params")?;
+    let mut regions = p.regions;
+    if regions.is_empty() {
+        regions.push(default_region.unwrap_or(crate::aws::DEFAULT_REGION).to_string());
+    }
+    Ok(Options {
+        regions,
+        kinds: p.kinds.as_deref().map(parse_kinds).transpose()?.unwrap_or_default(),
+        names: p.names,
+        secret_dir: p.secret_dir.unwrap_or_else(|| DEFAULT_SECRET_DIR.to_string()),
+        concurrency: crate::engine::DEFAULT_CONCURRENCY,
+    })
 }
 
 /// Parses `--kinds`: kind ids (`s3.bucket`) or Pillar sections (`s3.buckets`), comma-separated.
@@ -155,6 +189,10 @@ pub async fn export(conn: &Connection, opts: &Options) -> Result<Report, Error> 
         return Err(Error::invalid("--region", "name at least one region"));
     }
     check_regions(&opts.regions)?;
+    if !opts.secret_dir.starts_with('/') {
+        let dir = crate::validate::quote(&opts.secret_dir);
+        return Err(Error::invalid("--secret-dir", format!("{dir} is not an absolute path")));
+    }
     let engine = Engine::new(conn, true).await?;
     let mut report = Report { region: opts.regions[0].clone(), ..Report::default() };
     let listed = list_all(&engine, opts, &mut report.failures).await;
@@ -416,7 +454,6 @@ fn sequence(items: &[Value], at: usize) -> String {
                 let body = mapping(m, at + 2);
                 out.push_str(&format!("{pad}- {}", &body[at + 2..]));
             }
-            Value::Array(inner) if !inner.is_empty() => out.push_str(&format!("{pad}- {}\n", scalar(item))),
             _ => out.push_str(&format!("{pad}- {}\n", scalar(item))),
         }
     }
@@ -476,15 +513,6 @@ pub async fn missing(conn: &Connection, pillar: &Value, opts: &Options) -> Resul
     let calls = engine.calls();
     eprintln!("ocp-aws: AWS calls: {} reads, {} writes.", calls.reads(), calls.writes().len());
     Ok((lines, failures))
-}
-
-/// The errors of an exported Pillar, as `validate` reports them (a check the tests make too).
-pub fn check(value: &Value) -> Vec<Invalid> {
-    match pillar::plan(value, None) {
-        Ok(_) => Vec::new(),
-        Err(Error::Invalid(errors)) => errors,
-        Err(e) => vec![Invalid::new("", e.to_string())],
-    }
 }
 
 #[cfg(test)]

@@ -122,7 +122,7 @@ pub struct Listed {
 
 impl Listed {
     /// Sorted names, as a listing's pages arrive in no promised order.
-    pub fn names(mut names: Vec<String>) -> Self {
+    pub fn of(mut names: Vec<String>) -> Self {
         names.sort();
         names.dedup();
         Listed { names, skipped: Vec::new() }

@@ -218,7 +218,7 @@ struct ExportArgs {
     #[arg(long)]
     names: Option<String>,
     /// The folder the placeholders of secret files (access keys, passwords) point into.
-    #[arg(long, default_value = "/srv/pillar/private")]
+    #[arg(long, default_value = ocp_aws::export::DEFAULT_SECRET_DIR)]
     secret_dir: String,
     /// List what the account has that this Pillar file leaves out, one `kind name (region)` a line.
     #[arg(long, value_name = "PILLAR_FILE")]
@@ -441,9 +441,6 @@ fn export(runtime: &tokio::runtime::Runtime, args: ExportArgs) -> anyhow::Result
         Some(Ok(k)) => k,
         None => Vec::new(),
     };
-    if !args.secret_dir.starts_with('/') {
-        return Err(InvalidFlags(format!("--secret-dir: {} is not an absolute path", args.secret_dir)).into());
-    }
     let mut opts = ocp_aws::export::Options {
         regions: args.regions,
         kinds,

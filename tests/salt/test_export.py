@@ -585,3 +585,20 @@ def test_random_accounts_export_as_pillar_that_changes_nothing(account, suffix, 
     process = account.run("validate", "-f", str(path))
     assert process.returncode == 0, process.stderr + text
     plan_and_apply_change_nothing(account, path)
+
+
+def test_the_salt_execution_function_exports_too(minion, aws, recorder, suffix):
+    """`salt-call ocp_aws.export` answers the Pillar value and its YAML, and reads only."""
+    aws("s3", "eu-west-2").create_bucket(
+        Bucket=f"exp-{suffix}", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
+    )
+    with recorder(minion.options["ocp_aws.keyid"]) as writes:
+        result = minion.call("ocp_aws.export", "regions=eu-west-2", "kinds=s3.bucket", f"names=exp-{suffix}")
+    assert result.retcode == 0, result.stdout + result.stderr
+    assert writes == []
+    assert result.data["pillar"] == {
+        "ocp_aws": {"region": "eu-west-2", "s3": {"buckets": {f"exp-{suffix}": {"block_public_access": False}}}}
+    }
+    assert yaml.safe_load(result.data["yaml"]) == result.data["pillar"]
+    bad = minion.call("ocp_aws.export", "kinds=s3.nope")
+    assert bad.retcode != 0 and "unknown kind" in bad.stdout + bad.stderr

@@ -195,7 +195,7 @@ impl Kind for Group {
     async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
         let groups: Vec<aws_sdk_iam::types::Group> =
             cx.iam().list_groups().into_paginator().items().send().try_collect().await.op("ListGroups")?;
-        Ok(Listed::names(groups.iter().map(|g| g.group_name().to_string()).collect()))
+        Ok(Listed::of(groups.iter().map(|g| g.group_name().to_string()).collect()))
     }
 
     fn export(_name: &str, o: &Observed, _secret_dir: &str) -> Exported {

@@ -279,7 +279,7 @@ impl Kind for User {
                 names.push(name.to_string());
             }
         }
-        Ok(Listed::names(names))
+        Ok(Listed::of(names))
     }
 
     fn export(name: &str, o: &Observed, secret_dir: &str) -> Exported {

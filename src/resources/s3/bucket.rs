@@ -366,7 +366,7 @@ impl Kind for Bucket {
                 names.push(name.to_string());
             }
         }
-        Ok(Listed::names(names))
+        Ok(Listed::of(names))
     }
 
     fn export(name: &str, o: &Observed, _secret_dir: &str) -> Exported {

@@ -265,7 +265,7 @@ impl Kind for Account {
 
     /// Every region has account settings; the entry is named after its region.
     async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
-        Ok(Listed::names(vec![cx.region().to_string()]))
+        Ok(Listed::of(vec![cx.region().to_string()]))
     }
 
     /// The suppression list; production access is a request sent once, so it becomes a comment.

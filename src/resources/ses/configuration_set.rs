@@ -410,7 +410,7 @@ impl Kind for ConfigurationSet {
             .try_collect()
             .await
             .op("ListConfigurationSets")?;
-        Ok(Listed::names(pages.iter().flat_map(|p| p.configuration_sets()).cloned().collect()))
+        Ok(Listed::of(pages.iter().flat_map(|p| p.configuration_sets()).cloned().collect()))
     }
 
     /// Settings that differ from a new set's, and the destinations (topics by ARN).

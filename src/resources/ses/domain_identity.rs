@@ -309,7 +309,7 @@ impl Kind for DomainIdentity {
     // ---- export --------------------------------------------------------------------------------
 
     async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
-        Ok(Listed::names(list_identities(cx, IdentityType::Domain).await?))
+        Ok(Listed::of(list_identities(cx, IdentityType::Domain).await?))
     }
 
     fn export(name: &str, o: &Identity, _secret_dir: &str) -> Exported {

@@ -110,7 +110,7 @@ impl Kind for EmailIdentity {
     // ---- export --------------------------------------------------------------------------------
 
     async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
-        Ok(Listed::names(list_identities(cx, IdentityType::EmailAddress).await?))
+        Ok(Listed::of(list_identities(cx, IdentityType::EmailAddress).await?))
     }
 
     fn export(_name: &str, o: &Identity, _secret_dir: &str) -> Exported {

@@ -360,7 +360,7 @@ impl Kind for SmtpCredentials {
                 names.push(name.to_string());
             }
         }
-        Ok(Listed::names(names))
+        Ok(Listed::of(names))
     }
 
     /// Commented out: the entry needs a secret file, which only the key's secret can fill.
@@ -369,15 +369,18 @@ impl Kind for SmtpCredentials {
         let file = format!("{}/{name}_smtp.sls", secret_dir.trim_end_matches('/'));
         e.set("secret_file", &file);
         let keys: Vec<&str> = o.access_keys.iter().map(|k| k.id.as_str()).collect();
-        e.comments.push(match keys.is_empty() {
-            true => "no access key yet: uncomment, and the first apply makes one and writes the file.".into(),
-            false => format!(
-                "access key {}: AWS cannot show its secret, from which the SMTP password derives. Uncomment once",
-                keys.join(", ")
-            ),
-        });
-        if !keys.is_empty() {
-            e.comments.push(format!("{file} holds the SMTP password, or with rotate: true to replace the key."));
+        match keys.is_empty() {
+            true => e
+                .comments
+                .push("no access key yet: uncomment, and the first apply makes one and writes the file.".into()),
+            false => {
+                e.comments.push(format!(
+                    "access key {}: AWS cannot show its secret, from which the SMTP password derives.",
+                    keys.join(", ")
+                ));
+                e.comments.push(format!("Uncomment once {file} holds the password (ocp-aws smtp-password),"));
+                e.comments.push("or add rotate: true to replace the key.".into());
+            }
         }
         e
     }
