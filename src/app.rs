@@ -264,6 +264,7 @@ pub const FUNCTIONS: &[&str] = &[
     "dns_check",
     "dns_records",
     "expand",
+    "export",
     "notification_explain",
     "schema",
     "smtp_password",
@@ -337,6 +338,15 @@ pub async fn call(request: &CallRequest) -> Result<Value, Error> {
             let node = pillar::for_describe(kind, name, &request.params, region)?;
             let engine = Engine::new(&request.connection, true).await?;
             node.spec.describe(&engine.cx(&node.region), name).await
+        }
+        "export" => {
+            let opts = crate::export::options(&request.params, region)?;
+            let report = crate::export::export(&request.connection, &opts).await?;
+            if !report.failures.is_empty() {
+                return Err(Error::Refused(report.failures.join(" ")));
+            }
+            let pillar = json!({"ocp_aws": crate::export::pillar_value(&report)});
+            Ok(json!({"pillar": pillar, "yaml": crate::export::to_yaml(&report, None)}))
         }
         other => Err(Error::invalid(
             "request.function",

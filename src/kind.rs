@@ -98,6 +98,59 @@ pub trait Kind {
     }
     /// Deletes the resource.
     async fn delete(cx: &Cx<'_>, name: &str, spec: &Self::Spec, observed: &Self::Observed) -> Result<(), Error>;
+
+    // ---- export ----
+
+    /// IAM's kinds are global: `export` lists them once, not once per region.
+    const GLOBAL: bool = false;
+    /// The resources of this kind that exist in `cx`'s region (every page of every listing), and
+    /// those the tool does not manage, each with why.
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error>;
+    /// The Pillar entry for what `read` returned with every setting managed (`manage_all`). Pure.
+    /// `secret_dir` is where placeholders put the secret files AWS cannot fill.
+    fn export(name: &str, observed: &Self::Observed, secret_dir: &str) -> Exported;
+}
+
+/// What a kind's `list` found in one region.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listed {
+    /// The names of the resources to export.
+    pub names: Vec<String>,
+    /// Resources left out, each as a sentence saying what and why.
+    pub skipped: Vec<String>,
+}
+
+impl Listed {
+    /// Sorted names, as a listing's pages arrive in no promised order.
+    pub fn of(mut names: Vec<String>) -> Self {
+        names.sort();
+        names.dedup();
+        Listed { names, skipped: Vec::new() }
+    }
+}
+
+/// One resource as `export` writes it into Pillar.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Exported {
+    /// The resource's settings, in Pillar's vocabulary.
+    pub value: Map<String, Value>,
+    /// Write the entry commented out: it can be used only once someone fills in what AWS cannot
+    /// show (a password file), as `comments` say.
+    pub commented: bool,
+    /// Comment lines written with the entry: placeholders, and what to fill in.
+    pub comments: Vec<String>,
+    /// Sentences for stderr: settings left out because Pillar cannot say them.
+    pub notes: Vec<String>,
+    /// The id other resources' settings name it by (a security group's `sg-...`), which export
+    /// replaces with its Pillar name in the entries of its region.
+    pub id: Option<String>,
+}
+
+impl Exported {
+    /// Sets `field` to `value`.
+    pub fn set(&mut self, field: &str, value: impl Serialize) {
+        self.value.insert(field.to_string(), serde_json::to_value(value).unwrap_or(Value::Null));
+    }
 }
 
 /// How long AWS may take to show a write everywhere, and how many reads in a row must show it before

@@ -11,6 +11,7 @@ pub mod aws;
 pub mod dns;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod kind;
 pub mod mail;
 pub mod notification;

@@ -67,6 +67,9 @@ enum Command {
     /// logging in when the instance is reachable (else says it was not verified), then writes the
     /// secret file as `apply` would, so that the next apply does not reset it.
     AdoptPassword(AdoptPassword),
+    /// Print what the account has as an `ocp_aws` Pillar (YAML with the `$schema` modeline), or with
+    /// `--diff PILLAR_FILE` what it has that the file leaves out. Reads only; progress on stderr.
+    Export(ExportArgs),
     /// Print the SES SMTP password for a secret access key read from stdin (never from arguments).
     SmtpPassword {
         /// SES region of the SMTP endpoint.
@@ -325,6 +328,51 @@ fn read_secret(what: &str) -> anyhow::Result<ocp_aws::secrets::Secret> {
     Ok(ocp_aws::secrets::Secret::new(one_line))
 }
 
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// A region to read; repeat it for more. The first is the Pillar's `region`, and IAM is read
+    /// there (default us-east-1; with --diff, the regions of the Pillar).
+    #[arg(long = "region", value_name = "REGION")]
+    regions: Vec<String>,
+    /// Only these kinds, comma-separated: kind ids or Pillar sections, e.g. s3.bucket,iam.users.
+    #[arg(long)]
+    kinds: Option<String>,
+    /// Only resources whose name matches this glob (`*` any run of characters, `?` one).
+    #[arg(long)]
+    names: Option<String>,
+    /// The folder the placeholders of secret files (access keys, passwords) point into.
+    #[arg(long, default_value = ocp_aws::export::DEFAULT_SECRET_DIR)]
+    secret_dir: String,
+    /// List what the account has that this Pillar file leaves out, one `kind name (region)` a line.
+    #[arg(long, value_name = "PILLAR_FILE")]
+    diff: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ExportOutput::Yaml)]
+    output: ExportOutput,
+    /// Named profile of the AWS shared config files.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Endpoint override, e.g. a local test server (AWS_ENDPOINT_URL works too).
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Seconds each attempt of an AWS call may take (default 20).
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Attempts per AWS call, the first included (default 5).
+    #[arg(long)]
+    attempts: Option<u32>,
+    /// How many AWS reads to run at once.
+    #[arg(long, default_value_t = ocp_aws::engine::DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportOutput {
+    /// The Pillar as YAML, with comments and placeholders.
+    Yaml,
+    /// The Pillar's `ocp_aws` value as JSON (entries that need a secret file first left out).
+    Json,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
     /// One line per resource, then the changed fields.
@@ -371,14 +419,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
         Command::Schema { install: true } => {
-            let data = std::env::var_os("XDG_DATA_HOME")
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-                .context("neither XDG_DATA_HOME nor HOME is set")?;
-            let path = data.join("ocp-aws").join("pillar.schema.json");
-            std::fs::create_dir_all(path.parent().unwrap_or(&data))
-                .with_context(|| format!("creating {}", data.display()))?;
+            let path = schema_path()?;
+            let data = path.parent().unwrap_or(&path).to_path_buf();
+            std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
             std::fs::write(&path, format!("{}\n", serde_json::to_string_pretty(&app::schema())?))
                 .with_context(|| format!("writing {}", path.display()))?;
             emit(&format!("# yaml-language-server: $schema={}\n", path.display()))?;
@@ -530,9 +573,83 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(EXIT_OK)
         }
+        Command::Export(args) => export(&runtime, args),
         Command::Plan(args) => converge(&runtime, args, true),
         Command::Apply(args) => converge(&runtime, args, false),
     }
+}
+
+/// Where `schema --install` puts the schema: $XDG_DATA_HOME/ocp-aws/pillar.schema.json.
+fn schema_path() -> anyhow::Result<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .context("neither XDG_DATA_HOME nor HOME is set")?;
+    Ok(data.join("ocp-aws").join("pillar.schema.json"))
+}
+
+fn export(runtime: &tokio::runtime::Runtime, args: ExportArgs) -> anyhow::Result<i32> {
+    let conn = ConnArgs {
+        region: args.regions.first().cloned(),
+        profile: args.profile,
+        endpoint_url: args.endpoint_url,
+        timeout: args.timeout,
+        attempts: args.attempts,
+    }
+    .connection()?;
+    let kinds = match args.kinds.as_deref().map(ocp_aws::export::parse_kinds) {
+        Some(Err(e)) => return Ok(fail(&e)),
+        Some(Ok(k)) => k,
+        None => Vec::new(),
+    };
+    let mut opts = ocp_aws::export::Options {
+        regions: args.regions,
+        kinds,
+        names: args.names,
+        secret_dir: args.secret_dir,
+        concurrency: args.concurrency.max(1),
+    };
+    if let Some(file) = &args.diff {
+        let pillar = match load(file) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                return Ok(EXIT_INVALID);
+            }
+        };
+        let (lines, failures) = match runtime.block_on(ocp_aws::export::missing(&conn, &pillar, &opts)) {
+            Ok(found) => found,
+            Err(e) => return Ok(fail(&e)),
+        };
+        emit(&lines.iter().map(|l| format!("{l}\n")).collect::<String>())?;
+        eprintln!("ocp-aws: {} in the account, not in {}.", lines.len(), file.display());
+        for f in &failures {
+            eprintln!("ocp-aws: {f}");
+        }
+        return Ok(if failures.is_empty() { EXIT_OK } else { EXIT_FAILED });
+    }
+    if opts.regions.is_empty() {
+        opts.regions.push(ocp_aws::aws::DEFAULT_REGION.to_string());
+    }
+    let report = match runtime.block_on(ocp_aws::export::export(&conn, &opts)) {
+        Ok(r) => r,
+        Err(e) => return Ok(fail(&e)),
+    };
+    match args.output {
+        ExportOutput::Yaml => {
+            let modeline = schema_path().ok().map(|p| p.display().to_string());
+            emit(&ocp_aws::export::to_yaml(&report, modeline.as_deref()))?
+        }
+        ExportOutput::Json => {
+            let value = serde_json::json!({"ocp_aws": ocp_aws::export::pillar_value(&report)});
+            emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?
+        }
+    }
+    for f in &report.failures {
+        eprintln!("ocp-aws: {f}");
+    }
+    Ok(if report.failures.is_empty() { EXIT_OK } else { EXIT_FAILED })
 }
 
 /// Reports an error on stderr and returns its exit status.

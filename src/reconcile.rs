@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::aws::Deadline;
 use crate::error::Error;
-use crate::kind::{Consistency, Cx, Diff, Ensure, Kind};
+use crate::kind::{Common, Consistency, Cx, Diff, Ensure, Exported, Kind};
 use crate::protocol::StateReturn;
 
 /// Counts reads in a row that match; a read that differs starts the count again, so that a read
@@ -75,6 +75,18 @@ where
     K::manage_all(&mut spec);
     let observed = K::read(cx, name, &spec).await?;
     Ok(serde_json::to_value(observed).unwrap_or(Value::Null))
+}
+
+/// Reads a resource with every setting managed and turns it into its Pillar entry, for `export`.
+/// `None` when it is gone by now.
+pub async fn export<K: Kind>(cx: &Cx<'_>, name: &str, secret_dir: &str) -> Result<Option<Exported>, Error>
+where
+    K::Spec: Default,
+{
+    let mut spec = K::Spec::default();
+    spec.set_region(cx.region());
+    K::manage_all(&mut spec);
+    Ok(K::read(cx, name, &spec).await?.map(|observed| K::export(name, &observed, secret_dir)))
 }
 
 /// An error as the end of a sentence: without its own final period, which the caller adds.

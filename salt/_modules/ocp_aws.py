@@ -307,6 +307,46 @@ def describe(
     )
 
 
+def export(
+    regions=None,
+    kinds=None,
+    names=None,
+    secret_dir=None,
+    region=None,
+    key=None,
+    keyid=None,
+    profile=None,
+    endpoint_url=None,
+    timeout=None,
+    attempts=None,
+):
+    """
+    Return what the AWS account has as an ``ocp_aws`` Pillar: ``pillar`` (the value) and ``yaml``
+    (the text, with comments for what AWS cannot show, such as a key's secret). Reads only.
+
+    regions
+        The regions to read, a list or comma-separated (default: ``region``); IAM is read once.
+    kinds, names, secret_dir
+        As ``ocp-aws export --kinds --names --secret-dir``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.export regions=us-east-1,eu-west-2 kinds=s3.bucket,iam.user
+    """
+    if isinstance(regions, str):
+        regions = [r.strip() for r in regions.split(",") if r.strip()]
+    if isinstance(kinds, (list, tuple)):
+        kinds = ",".join(kinds)
+    params = {"regions": regions, "kinds": kinds, "names": names, "secret_dir": secret_dir}
+    return _call(
+        "export",
+        params={k: v for k, v in params.items() if v is not None},
+        connection=_connection(region, key, keyid, profile, endpoint_url, timeout, attempts),
+    )
+
+
 def validate(pillar=None):
     """
     Check an ``ocp_aws`` pillar value without calling AWS: ``pillar`` as given or, when left out,

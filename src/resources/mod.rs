@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Invalid};
-use crate::kind::{Common, Cx, Ensure, Kind, Ref, Referrer};
+use crate::kind::{Common, Cx, Ensure, Exported, Kind, Listed, Ref, Referrer};
 use crate::protocol::StateReturn;
 use crate::{reconcile, secrets};
 
@@ -72,6 +72,22 @@ macro_rules! kinds {
             /// The kinds a resource of this kind may reference.
             pub fn refers_to(self) -> &'static [&'static str] {
                 match self { $($(KindId::$variant => <$ty as Kind>::REFERS_TO),*),* }
+            }
+            /// The AWS object a resource of this kind named `name` in `region` is (see [`Kind::identity`]).
+            pub fn identity(self, name: &str, region: &str) -> String {
+                match self { $($(KindId::$variant => <$ty as Kind>::identity(name, region)),*),* }
+            }
+            /// Listed once, not per region (IAM).
+            pub fn global(self) -> bool {
+                match self { $($(KindId::$variant => <$ty as Kind>::GLOBAL),*),* }
+            }
+            /// The resources of this kind in `cx`'s region (see [`Kind::list`]).
+            pub async fn list(self, cx: &Cx<'_>) -> Result<Listed, Error> {
+                match self { $($(KindId::$variant => <$ty as Kind>::list(cx).await),*),* }
+            }
+            /// One resource's Pillar entry, read from AWS (see [`Kind::export`]).
+            pub async fn export(self, cx: &Cx<'_>, name: &str, secret_dir: &str) -> Result<Option<Exported>, Error> {
+                match self { $($(KindId::$variant => reconcile::export::<$ty>(cx, name, secret_dir).await),*),* }
             }
         }
 

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["resources"],
     &["pillar"],
     &["engine", "report", "adopt"],
+    &["export"],
     &["app"],
 ];
 

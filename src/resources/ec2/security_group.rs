@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind};
+use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed};
 use crate::resources::ec2::{default_vpc, filter, group_id};
 use crate::validate::quote;
 
@@ -567,6 +567,103 @@ impl Kind for SecurityGroup {
             Err(e) => Err(crate::error::aws_error("DeleteSecurityGroup", e)),
         }
     }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    /// The groups of the default VPC, the one Pillar entries without `vpc_id` name, but its
+    /// `default` group, which is AWS's own.
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        let vpc = default_vpc(cx).await.ok();
+        let groups: Vec<aws_sdk_ec2::types::SecurityGroup> = cx
+            .ec2()
+            .describe_security_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("DescribeSecurityGroups")?;
+        let mut listed = Listed::default();
+        for g in &groups {
+            let (Some(name), in_vpc) = (g.group_name(), g.vpc_id()) else { continue };
+            match (name, in_vpc == vpc.as_deref()) {
+                ("default", _) => {}
+                (_, true) => listed.names.push(name.to_string()),
+                (_, false) => listed.skipped.push(format!(
+                    "EC2 security group {name} in {} is in {}, not the default VPC: export reads the default \
+                     VPC's groups; write its entry with vpc_id by hand",
+                    cx.region(),
+                    in_vpc.unwrap_or("no VPC")
+                )),
+            }
+        }
+        listed.names.sort();
+        Ok(listed)
+    }
+
+    fn export(name: &str, o: &Observed, _secret_dir: &str) -> Exported {
+        let mut e = Exported::default();
+        if o.description != DEFAULT_DESCRIPTION {
+            e.set("description", &o.description);
+        }
+        let allow_all =
+            [Rule { protocol: "-1".into(), from: -1, to: -1, source: "0.0.0.0/0".into(), description: None }];
+        for (field, rules) in [("ingress", &o.ingress), ("egress", &o.egress)] {
+            // A new group's outbound rule is what leaving egress out means.
+            if field == "egress" && rules.as_slice() == allow_all {
+                continue;
+            }
+            match rule_specs(rules) {
+                Some(specs) => e.set(field, specs),
+                None => e.notes.push(format!(
+                    "EC2 security group {name} has {field} rules that Pillar cannot say (a group or prefix list as \
+                     source, or an ICMP type and code): {field} is left out, so its rules are not managed."
+                )),
+            }
+        }
+        if !o.tags.is_empty() {
+            e.set("tags", &o.tags);
+        }
+        e.id = Some(o.id.clone());
+        e
+    }
+}
+
+/// The Pillar rules for AWS's rules, one per protocol, ports and description, with their ranges;
+/// `None` when one of them has no Pillar form.
+fn rule_specs(have: &[Rule]) -> Option<Vec<serde_json::Value>> {
+    let mut grouped: BTreeMap<(String, i32, i32, Option<String>), Vec<String>> = BTreeMap::new();
+    for r in have {
+        if !valid_cidr(&r.source) {
+            return None;
+        }
+        grouped.entry((r.protocol.clone(), r.from, r.to, r.description.clone())).or_default().push(r.source.clone());
+    }
+    let mut out = Vec::new();
+    for ((protocol, from, to, description), cidr) in grouped {
+        let mut v =
+            serde_json::json!({"protocol": if protocol == "-1" { "all" } else { protocol.as_str() }, "cidr": cidr});
+        let all = match protocol.as_str() {
+            "tcp" | "udp" => (0, 65535),
+            _ => (-1, -1),
+        };
+        if protocol != "-1" && (from, to) != all && (from, to) != (-1, -1) {
+            v["port"] = if from == to { serde_json::json!(from) } else { serde_json::json!(format!("{from}-{to}")) };
+        }
+        if let Some(d) = description {
+            v["description"] = serde_json::json!(d);
+        }
+        // Read back as AWS would store it, or the rule has no Pillar form (an ICMP type and code).
+        let spec: RuleSpec = serde_json::from_value(v.clone()).ok()?;
+        let mut errors = Vec::new();
+        check_rules(std::slice::from_ref(&spec), "", &mut errors);
+        let back = rules(std::slice::from_ref(&spec));
+        if !errors.is_empty() || back.iter().any(|b| !have.iter().any(|r| r.key() == b.key())) {
+            return None;
+        }
+        out.push(v);
+    }
+    Some(out)
 }
 
 /// What uses a security group: DB instances, then other network interfaces, as names a person

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
+use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed, Ref};
 use crate::resources::iam::{policy_keys, policy_refs, sync_policies};
 use crate::validate;
 
@@ -186,6 +186,24 @@ impl Kind for Group {
         }
         iam.delete_group().group_name(name).send().await.op("DeleteGroup")?;
         Ok(())
+    }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    const GLOBAL: bool = true;
+
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        let groups: Vec<aws_sdk_iam::types::Group> =
+            cx.iam().list_groups().into_paginator().items().send().try_collect().await.op("ListGroups")?;
+        Ok(Listed::of(groups.iter().map(|g| g.group_name().to_string()).collect()))
+    }
+
+    fn export(_name: &str, o: &Observed, _secret_dir: &str) -> Exported {
+        let mut e = Exported::default();
+        if let Some(p) = o.policies.as_ref().filter(|p| !p.is_empty()) {
+            e.set("policies", p);
+        }
+        e
     }
 }
 

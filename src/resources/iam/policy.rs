@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::aws::retry_while;
 use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
+use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed, Ref};
 use crate::resources::iam::{document, policy_arn};
 use crate::validate;
 
@@ -255,6 +255,63 @@ impl Kind for Policy {
         iam.delete_policy().policy_arn(&o.arn).send().await.op("DeletePolicy")?;
         Ok(())
     }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    const GLOBAL: bool = true;
+
+    /// The account's own policies (AWS-managed ones are AWS's; users and groups name them by ARN).
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        let policies: Vec<aws_sdk_iam::types::Policy> = cx
+            .iam()
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("ListPolicies")?;
+        let mut listed = Listed::default();
+        for p in &policies {
+            let (Some(name), path) = (p.policy_name(), p.path().unwrap_or("/")) else { continue };
+            match path {
+                "/" => listed.names.push(name.to_string()),
+                // Pillar names a policy by its name, at path `/`; users and groups name this one by ARN.
+                _ => listed.skipped.push(format!(
+                    "IAM policy {name} has the path {path}: Pillar manages policies at path / only; users and \
+                     groups name it by its ARN"
+                )),
+            }
+        }
+        listed.names.sort();
+        Ok(listed)
+    }
+
+    fn export(_name: &str, o: &Observed, _secret_dir: &str) -> Exported {
+        let mut e = Exported::default();
+        let partition = o.arn.split(':').nth(1).unwrap_or("aws");
+        match shorthand_bucket(&o.document, partition) {
+            Some(bucket) => e.set("bucket_access", bucket),
+            None => e.set("document", &o.document),
+        }
+        e
+    }
+}
+
+/// The bucket whose `bucket_access` shorthand means what `doc` says, if there is one.
+fn shorthand_bucket(doc: &Value, partition: &str) -> Option<String> {
+    let prefix = format!("arn:{partition}:s3:::");
+    let normal = document::normalize(doc);
+    let statements = normal.get("Statement")?.as_array()?;
+    statements
+        .iter()
+        .filter_map(|s| s.get("Resource")?.as_array())
+        .flatten()
+        .filter_map(|r| r.as_str()?.strip_prefix(&prefix))
+        .filter(|b| !b.is_empty() && !b.contains('/'))
+        .find(|b| document::same(doc, &document::bucket_access(partition, b)))
+        .map(str::to_string)
 }
 
 async fn list_versions(cx: &Cx<'_>, arn: &str) -> Result<Vec<PolicyVersion>, Error> {
@@ -300,5 +357,21 @@ mod tests {
         assert!(Policy::diff("p", &spec, Some(&observed)).is_empty());
         let other = Spec { bucket_access: Some("c".into()), ..spec };
         assert!(Policy::diff("p", &other, Some(&observed)).has("document"));
+    }
+
+    #[test]
+    fn export_says_the_shorthand_when_the_document_means_it() {
+        let spec = Spec { bucket_access: Some("b".into()), ..Spec::default() };
+        let mut doc = spec.desired();
+        doc["Statement"].as_array_mut().unwrap().reverse();
+        let arn = "arn:aws:iam::123456789012:policy/p".to_string();
+        let observed = Observed { arn: arn.clone(), default_version: "v2".into(), document: doc.clone() };
+        assert_eq!(
+            Policy::export("p", &observed, "/d").value,
+            json!({"bucket_access": "b"}).as_object().unwrap().clone()
+        );
+        doc["Statement"][0]["Action"] = json!("s3:*");
+        let other = Observed { arn, default_version: "v1".into(), document: doc.clone() };
+        assert_eq!(Policy::export("p", &other, "/d").value["document"], doc);
     }
 }

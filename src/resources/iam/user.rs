@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::aws::retry_while;
 use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
+use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed, Ref};
 use crate::resources::iam::access_key::{self, KeyInfo};
 use crate::resources::iam::{add_remove, policy_keys, policy_refs, sorted, sync_policies};
+use crate::resources::ses::smtp_credentials;
 use crate::secrets::{self, Target};
 use crate::validate;
 
@@ -39,6 +40,11 @@ pub struct Spec {
     /// Programmatic access: an access key whose id and secret are written to a secret file.
     #[serde(default)]
     pub access_key: Option<AccessKey>,
+    /// List the user's access keys even without `access_key` (set by `manage_all`, for describe
+    /// and export). Not a Pillar setting.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub list_keys: bool,
 }
 common_spec!(Spec);
 
@@ -162,6 +168,7 @@ impl Kind for User {
     fn manage_all(spec: &mut Spec) {
         spec.policies.get_or_insert_with(Vec::new);
         spec.groups.get_or_insert_with(Vec::new);
+        spec.list_keys = true;
     }
 
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Observed>, Error> {
@@ -184,7 +191,8 @@ impl Kind for User {
             secret_file_drift: Vec::new(),
         };
         let present = spec.ensure == Ensure::Present;
-        let (policies, groups, keys) = (spec.policies.is_some(), spec.groups.is_some(), file.is_some());
+        let (policies, groups, keys) =
+            (spec.policies.is_some(), spec.groups.is_some(), file.is_some() || spec.list_keys);
         if !present || !(policies || groups || keys) {
             // Nothing to list: whether the user exists is the whole question.
             let found = iam.get_user().user_name(name).send().await.none_if("GetUser", &[code::NO_SUCH_ENTITY])?;
@@ -261,6 +269,42 @@ impl Kind for User {
 
     async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
         delete_user(cx, name).await
+    }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    const GLOBAL: bool = true;
+
+    /// Every user but SMTP users, which are `ses.smtp_credentials`.
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        let users: Vec<aws_sdk_iam::types::User> =
+            cx.iam().list_users().into_paginator().items().send().try_collect().await.op("ListUsers")?;
+        let mut names = Vec::new();
+        for name in users.iter().map(|u| u.user_name()) {
+            if !smtp_credentials::is_smtp_user(cx, name).await? {
+                names.push(name.to_string());
+            }
+        }
+        Ok(Listed::of(names))
+    }
+
+    fn export(name: &str, o: &Observed, secret_dir: &str) -> Exported {
+        let mut e = Exported::default();
+        if let Some(p) = o.policies.as_ref().filter(|p| !p.is_empty()) {
+            e.set("policies", p);
+        }
+        if let Some(g) = o.groups.as_ref().filter(|g| !g.is_empty()) {
+            e.set("groups", g);
+        }
+        let keys: Vec<&str> = o.access_keys.iter().flatten().map(|k| k.id.as_str()).collect();
+        if !keys.is_empty() {
+            // The secret cannot be read back: the key is managed once its file holds it.
+            let file = format!("{}/{name}_aws.sls", secret_dir.trim_end_matches('/'));
+            e.comments.push(format!("access key {}: AWS cannot show its secret. To manage it, run", keys.join(", ")));
+            e.comments.push(format!("  ocp-aws adopt-key {name} --secret-file {file}   (the secret on stdin)"));
+            e.comments.push(format!("then add: access_key: {{secret_file: {file}}}"));
+        }
+        e
     }
 }
 

@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 
 use crate::common_spec;
 use crate::error::{aws_error, code, AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind};
+use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed};
 use crate::resources::ec2::{default_vpc, group_id};
 use crate::resources::iam::access_key::{self, outcome_unknown};
 use crate::resources::rds::{compare_versions, generate_password, major, version_parts};
@@ -882,6 +882,72 @@ impl Kind for DbInstance {
         )
         .await?;
         Ok(())
+    }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        let instances: Vec<aws_sdk_rds::types::DbInstance> = cx
+            .rds()
+            .describe_db_instances()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("DescribeDBInstances")?;
+        let mut listed = Listed::default();
+        for db in &instances {
+            let (Some(name), engine) = (db.db_instance_identifier(), db.engine().unwrap_or_default()) else { continue };
+            match engine {
+                "postgres" => listed.names.push(name.to_string()),
+                _ => listed.skipped.push(format!(
+                    "RDS instance {name} in {} runs {engine}: Pillar manages PostgreSQL instances only",
+                    cx.region()
+                )),
+            }
+        }
+        listed.names.sort();
+        Ok(listed)
+    }
+
+    /// Commented out: the entry needs a secret file holding the password, which AWS cannot show.
+    fn export(name: &str, o: &Observed, secret_dir: &str) -> Exported {
+        let mut e = Exported { commented: true, ..Exported::default() };
+        e.set("engine", &o.engine);
+        e.set("engine_version", &o.engine_version);
+        e.set("class", &o.class);
+        e.set("storage_gb", o.storage_gb);
+        e.set("storage_type", &o.storage_type);
+        if let Some(max) = o.max_storage_gb {
+            e.set("max_storage_gb", max);
+        }
+        e.set("public", o.public);
+        e.set("security_groups", &o.security_groups);
+        match o.backup_retention_days {
+            0 => e.set("backups", false),
+            days => e.set("backups", days),
+        }
+        e.set("encrypted", o.encrypted);
+        e.set("performance_insights", o.performance_insights);
+        e.set("deletion_protection", o.deletion_protection);
+        e.set("multi_az", o.multi_az);
+        e.set("master_username", &o.user);
+        if let Some(db) = &o.dbname {
+            e.set("db_name", db);
+        }
+        let file = format!("{}/{name}_db.sls", secret_dir.trim_end_matches('/'));
+        e.set("secret_file", &file);
+        if o.password_secret_arn.is_some() {
+            e.set("manage_master_user_password", true);
+            e.comments.push("AWS keeps the password in Secrets Manager: uncomment, and the first apply".into());
+            e.comments.push(format!("writes the connection details and the secret's ARN to {file}."));
+        } else {
+            e.comments.push("AWS cannot show the master password. Uncomment once the file holds it:".into());
+            e.comments.push(format!("  ocp-aws adopt-password {name} --secret-file {file}   (the password on stdin)"));
+            e.comments.push("or add rotate: true to set a new password.".into());
+        }
+        e
     }
 }
 

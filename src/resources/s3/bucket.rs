@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::retry_while;
 use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
-use crate::kind::{Consistency, Cx, Diff, Ensure, Kind};
+use crate::kind::{Consistency, Cx, Diff, Ensure, Exported, Kind, Listed};
 use crate::validate;
 
 pub struct Bucket;
@@ -352,6 +352,49 @@ impl Kind for Bucket {
         }
         s3.delete_bucket().bucket(name).send().await.op("DeleteBucket")?;
         Ok(())
+    }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    /// ListBuckets names the buckets of every region: those of `cx`'s region are kept.
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        let buckets: Vec<aws_sdk_s3::types::Bucket> =
+            cx.s3().list_buckets().into_paginator().items().send().try_collect().await.op("ListBuckets")?;
+        let mut names = Vec::new();
+        for name in buckets.iter().filter_map(|b| b.name()) {
+            if locate(cx, name).await?.as_deref() == Some(cx.region()) {
+                names.push(name.to_string());
+            }
+        }
+        Ok(Listed::of(names))
+    }
+
+    fn export(name: &str, o: &Observed, _secret_dir: &str) -> Exported {
+        let mut e = Exported::default();
+        if let Some(rules) = o.lifecycle.as_ref().filter(|r| !r.is_empty()) {
+            let mut errors = Vec::new();
+            for rule in rules {
+                check_rule(rule, "", &mut errors);
+            }
+            match errors.is_empty() {
+                true => e.set("lifecycle", sorted(rules.clone())),
+                // A rule of actions Pillar has no words for (transitions, a date) stays AWS's.
+                false => e.notes.push(format!(
+                    "S3 bucket {name} has lifecycle rules that Pillar cannot say (transitions or dates): \
+                     lifecycle is left out, so they are not managed."
+                )),
+            }
+        }
+        match o.block_public_access {
+            // true is the default.
+            Some(true) => {}
+            Some(false) => e.set("block_public_access", false),
+            None => e.notes.push(format!(
+                "S3 bucket {name} blocks some public access but not all, which Pillar cannot say: \
+                 block_public_access is left out, so the first apply turns all four settings on."
+            )),
+        }
+        e
     }
 }
 

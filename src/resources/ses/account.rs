@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common_spec;
 use crate::error::{AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind};
+use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed};
 use crate::validate;
 
 pub struct Account;
@@ -259,6 +259,30 @@ impl Kind for Account {
 
     async fn delete(_cx: &Cx<'_>, _name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
         Err(Error::Refused("account settings cannot be deleted".into()))
+    }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    /// Every region has account settings; the entry is named after its region.
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        Ok(Listed::of(vec![cx.region().to_string()]))
+    }
+
+    /// The suppression list; production access is a request sent once, so it becomes a comment.
+    fn export(_name: &str, o: &Observed, _secret_dir: &str) -> Exported {
+        let mut e = Exported::default();
+        match o.suppressed_reasons.is_empty() {
+            true => e.set("suppression_list", "disabled"),
+            false => e.set("suppression_list", &o.suppressed_reasons),
+        }
+        e.comments.push(match (o.production_access, o.review_status.as_deref()) {
+            (true, _) => "production access: granted (out of the sandbox).".to_string(),
+            (false, Some(status)) => format!("production access: requested, review {status}."),
+            (false, None) => "in the sandbox: to ask for production access, add production_access with mail_type, \
+                              website_url and use_case_description."
+                .to_string(),
+        });
+        e
     }
 }
 

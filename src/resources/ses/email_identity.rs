@@ -1,14 +1,15 @@
 //! `ses.email_identity`: an email-address identity and its verification status (runbook row 5).
 //! SES sends the address a verification mail; until its link is opened the identity is pending.
 
+use aws_sdk_sesv2::types::IdentityType;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind, Ref};
+use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed, Ref};
 use crate::resources::ses::feedback::{self, Feedback};
-use crate::resources::ses::{delete_identity, read_identity, Identity};
+use crate::resources::ses::{delete_identity, list_identities, read_identity, Identity};
 use crate::validate;
 
 pub struct EmailIdentity;
@@ -58,6 +59,10 @@ impl Kind for EmailIdentity {
         refs
     }
 
+    fn manage_all(spec: &mut Spec) {
+        spec.feedback.get_or_insert_with(Feedback::default);
+    }
+
     async fn read(cx: &Cx<'_>, name: &str, spec: &Spec) -> Result<Option<Identity>, Error> {
         let Some(mut identity) = read_identity(cx, name).await? else { return Ok(None) };
         feedback::read_into(cx, name, spec.feedback.as_ref(), &mut identity).await?;
@@ -100,6 +105,23 @@ impl Kind for EmailIdentity {
 
     async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Identity) -> Result<(), Error> {
         delete_identity(cx, name).await
+    }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        Ok(Listed::of(list_identities(cx, IdentityType::EmailAddress).await?))
+    }
+
+    fn export(_name: &str, o: &Identity, _secret_dir: &str) -> Exported {
+        let mut e = Exported::default();
+        if let Some(f) = o.feedback.as_ref().and_then(feedback::export) {
+            e.set("feedback", f);
+        }
+        if let Some(set) = &o.configuration_set {
+            e.set("configuration_set", set);
+        }
+        e
     }
 }
 

@@ -180,6 +180,28 @@ pub async fn read(cx: &Cx<'_>, identity: &str) -> Result<Observed, Error> {
     })
 }
 
+/// The `feedback` setting that says what `o` reports (topics by ARN); `None` for SES's defaults.
+pub fn export(o: &Observed) -> Option<serde_json::Value> {
+    let mut v = serde_json::Map::new();
+    for (t, _) in TYPES {
+        if let Some(topic) = o.topic(t) {
+            v.insert(t.name().into(), serde_json::json!(topic));
+        }
+    }
+    // AWS puts headers only in notifications it publishes, to a topic.
+    let headers: Vec<Type> = o.include_headers.iter().copied().filter(|t| o.topic(*t).is_some()).collect();
+    let with_topic = TYPES.iter().filter(|(t, _)| o.topic(*t).is_some()).count();
+    match headers.len() {
+        0 => {}
+        n if n == with_topic => _ = v.insert("include_headers".into(), serde_json::json!(true)),
+        _ => _ = v.insert("include_headers".into(), serde_json::json!(headers)),
+    }
+    if !o.forwarding {
+        v.insert("forwarding".into(), serde_json::json!(false));
+    }
+    (!v.is_empty()).then_some(serde_json::Value::Object(v))
+}
+
 /// Whether the observed settings are what `f` asks for.
 fn matches(f: &Feedback, o: &Observed) -> bool {
     TYPES.iter().all(|(t, _)| {
@@ -388,6 +410,27 @@ mod tests {
         diff(&mut d, Some(&runbook()), Some(&drifted));
         assert!(d.has("feedback"));
         assert_eq!(d.fields[0].new["include_headers"], serde_json::json!(["bounce", "complaint"]));
+    }
+
+    #[test]
+    fn export_says_what_aws_reports_and_reads_back_as_no_change() {
+        let mut o = Observed {
+            bounce: Some(ARN.into()),
+            complaint: Some(ARN.into()),
+            delivery: None,
+            include_headers: vec![Type::Bounce, Type::Complaint],
+            forwarding: true,
+        };
+        for _ in 0..2 {
+            let value = export(&o).unwrap();
+            let f: Feedback = serde_json::from_value(value).unwrap();
+            let mut d = Diff::default();
+            diff(&mut d, Some(&f), Some(&o));
+            assert!(d.is_empty(), "{d:?}");
+            (o.include_headers, o.forwarding) = (vec![Type::Complaint], false);
+        }
+        assert_eq!(export(&o).unwrap()["include_headers"], serde_json::json!(["complaint"]));
+        assert_eq!(export(&Observed { forwarding: true, ..Observed::default() }), None);
     }
 
     #[test]

@@ -74,6 +74,20 @@ pub async fn read_identity(cx: &Cx<'_>, identity: &str) -> Result<Option<Identit
     }))
 }
 
+/// The identities of one type (domains or addresses) in `cx`'s region, from every page.
+pub async fn list_identities(cx: &Cx<'_>, kind: aws_sdk_sesv2::types::IdentityType) -> Result<Vec<String>, Error> {
+    let pages: Vec<_> =
+        cx.sesv2().list_email_identities().into_paginator().send().try_collect().await.op("ListEmailIdentities")?;
+    let mut names: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.email_identities())
+        .filter(|i| i.identity_type() == Some(&kind))
+        .filter_map(|i| i.identity_name().map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Deletes an identity.
 pub async fn delete_identity(cx: &Cx<'_>, identity: &str) -> Result<(), Error> {
     cx.sesv2()

@@ -11,7 +11,7 @@ use sha2::Sha256;
 
 use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind};
+use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed};
 use crate::resources::iam::access_key::{self, KeyInfo};
 use crate::resources::iam::document;
 use crate::resources::iam::user::{create_user, delete_user};
@@ -347,6 +347,60 @@ impl Kind for SmtpCredentials {
     async fn delete(cx: &Cx<'_>, name: &str, _spec: &Spec, _observed: &Observed) -> Result<(), Error> {
         delete_user(cx, name).await
     }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    const GLOBAL: bool = true;
+
+    /// The IAM users that hold the SMTP send policy.
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        let users: Vec<aws_sdk_iam::types::User> =
+            cx.iam().list_users().into_paginator().items().send().try_collect().await.op("ListUsers")?;
+        let mut names = Vec::new();
+        for name in users.iter().map(|u| u.user_name()) {
+            if is_smtp_user(cx, name).await? {
+                names.push(name.to_string());
+            }
+        }
+        Ok(Listed::of(names))
+    }
+
+    /// Commented out: the entry needs a secret file, which only the key's secret can fill.
+    fn export(name: &str, o: &Observed, secret_dir: &str) -> Exported {
+        let mut e = Exported { commented: true, ..Exported::default() };
+        let file = format!("{}/{name}_smtp.sls", secret_dir.trim_end_matches('/'));
+        e.set("secret_file", &file);
+        let keys: Vec<&str> = o.access_keys.iter().map(|k| k.id.as_str()).collect();
+        match keys.is_empty() {
+            true => e
+                .comments
+                .push("no access key yet: uncomment, and the first apply makes one and writes the file.".into()),
+            false => {
+                e.comments.push(format!(
+                    "access key {}: AWS cannot show its secret, from which the SMTP password derives.",
+                    keys.join(", ")
+                ));
+                e.comments.push(format!("Uncomment once {file} holds the password (ocp-aws smtp-password),"));
+                e.comments.push("or add rotate: true to replace the key.".into());
+            }
+        }
+        e
+    }
+}
+
+/// Whether the IAM user `name` is an SMTP user: it has the inline send policy this kind gives it.
+pub async fn is_smtp_user(cx: &Cx<'_>, name: &str) -> Result<bool, Error> {
+    let inline: Option<Vec<String>> = cx
+        .iam()
+        .list_user_policies()
+        .user_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .none_if("ListUserPolicies", &[code::NO_SUCH_ENTITY])?;
+    Ok(inline.unwrap_or_default().iter().any(|p| p == POLICY))
 }
 
 /// The writes of `apply`, in order: the user, its policy, its key, its file's mode.

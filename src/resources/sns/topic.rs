@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::common_spec;
 use crate::error::{AwsResult, Error, Invalid};
-use crate::kind::{Cx, Diff, Ensure, Kind, Referrer};
+use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed, Referrer};
 use crate::resources::iam::document;
 use crate::resources::ses::wait_for;
 use crate::resources::sns::topic_name;
@@ -471,6 +471,76 @@ impl Kind for Topic {
         cx.sns().delete_topic().topic_arn(&observed.arn).send().await.none_if("DeleteTopic", &["NotFound"])?;
         Ok(())
     }
+
+    // ---- export --------------------------------------------------------------------------------
+
+    async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
+        let topics: Vec<aws_sdk_sns::types::Topic> =
+            cx.sns().list_topics().into_paginator().items().send().try_collect().await.op("ListTopics")?;
+        let mut listed = Listed::default();
+        for name in topics.iter().filter_map(|t| t.topic_arn()?.rsplit(':').next()) {
+            match name.ends_with(".fifo") {
+                true => listed.skipped.push(format!(
+                    "SNS topic {name} in {} is a FIFO topic: Pillar manages standard topics, the kind SES publishes to",
+                    cx.region()
+                )),
+                false => listed.names.push(name.to_string()),
+            }
+        }
+        listed.names.sort();
+        Ok(listed)
+    }
+
+    /// Confirmed subscriptions only: a pending one is the endpoint's to confirm, not Pillar's to ask
+    /// for again. The SES senders the policy lets publish stay in `ses_publishers`.
+    fn export(_name: &str, o: &Observed, _secret_dir: &str) -> Exported {
+        let mut e = Exported::default();
+        if !o.display_name.is_empty() {
+            e.set("display_name", &o.display_name);
+        }
+        let mut subscriptions = Vec::new();
+        for s in &o.subscriptions {
+            match (s.pending, s.protocol.as_str()) {
+                (true, _) => {
+                    e.comments.push(format!("{}:{} is pending confirmation (not exported)", s.protocol, s.endpoint))
+                }
+                (false, "email") => subscriptions.push(json!({"email": s.endpoint})),
+                (false, p) => subscriptions.push(json!({"protocol": p, "endpoint": s.endpoint})),
+            }
+        }
+        subscriptions.sort_by_key(Value::to_string);
+        if !subscriptions.is_empty() {
+            e.set("subscriptions", subscriptions);
+        }
+        let publishers = o.policy.as_ref().map(ses_publishers).unwrap_or_default();
+        if !publishers.is_empty() {
+            e.set("ses_publishers", publishers);
+        }
+        e
+    }
+}
+
+/// The senders (`identity/NAME`, `configuration-set/NAME`) the policy's SES statement names.
+fn ses_publishers(policy: &Value) -> Vec<String> {
+    let statements = match policy.get("Statement") {
+        Some(Value::Array(s)) => s.clone(),
+        Some(one) => vec![one.clone()],
+        None => Vec::new(),
+    };
+    let sources = statements
+        .iter()
+        .filter(|s| s.get("Sid").and_then(Value::as_str) == Some(SES_SID))
+        .filter_map(|s| s.pointer("/Condition/ArnLike/aws:SourceArn").cloned());
+    let mut out: Vec<String> = sources
+        .flat_map(|v| match v {
+            Value::Array(items) => items,
+            one => vec![one],
+        })
+        .filter_map(|a| Some(a.as_str()?.splitn(6, ':').nth(5)?.to_string()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Reads a topic by ARN; `None` when SNS does not have it.
