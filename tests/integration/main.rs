@@ -17,6 +17,7 @@ mod keys;
 mod layers;
 mod notify;
 mod rds;
+mod receiving;
 mod s3;
 mod schema;
 mod ses;
