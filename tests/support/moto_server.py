@@ -1581,12 +1581,17 @@ def ses_send_email(self: SESBackend, source, subject, body, destinations):
     """SendEmail (v1 and v2's Simple content): moto's, then delivery to receiving rules. moto keeps only
     one body (the HTML one when both are given), so a body starting with ``<`` is sent as text/html."""
     message = MOTO_SES_SEND_EMAIL(self, source, subject, body, destinations)
+
+    def one_line(value) -> str:
+        # SES puts these parameters into headers; a line break in one must not start another header.
+        return " ".join(str(value or "").splitlines())
+
     mime = EmailMessage(policy=SMTP)
-    mime["From"] = source
+    mime["From"] = one_line(source)
     for header, key in (("To", "ToAddresses"), ("Cc", "CcAddresses")):
         if destinations.get(key):
-            mime[header] = ", ".join(destinations[key])
-    mime["Subject"] = subject or ""
+            mime[header] = one_line(", ".join(destinations[key]))
+    mime["Subject"] = one_line(subject)
     mime["Message-ID"] = message_id_header()
     mime["Date"] = email.utils.format_datetime(datetime.datetime.now(datetime.timezone.utc))
     mime.set_content(body or "", subtype="html" if (body or "").lstrip().startswith("<") else "plain")

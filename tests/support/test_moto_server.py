@@ -1,6 +1,7 @@
 """Tests of tests/support/moto_server.py: each patched or added SES v2 route answers in the shape
-the AWS SES API v2 reference gives, the test controls work, accounts and regions stay apart, and
-moto's own behaviour is kept.
+the AWS SES API v2 reference gives, SES receiving (receipt rules, mail stored by an active rule,
+verification links) behaves as AWS documents, the test controls work, accounts and regions stay
+apart, and moto's own behaviour is kept.
 
 The module starts its own server on a free loopback port (not the shared OCP_AWS_TEST_ENDPOINT: one
 test resets it). Each test uses its own account (the x-moto-account-id header), so tests never see
@@ -1304,3 +1305,16 @@ def test_delivery_authentication_control_overrides_the_verdicts(ses, control, re
     (key,) = [k for k in keys() if k not in first]
     _, results, signers = authentication_of(message(key))
     assert signers == [] and "dkim=none;" in results and "spf=none" in results and "dmarc=fail" in results
+
+
+def test_a_line_break_in_a_subject_does_not_make_a_header(ses, receiving):
+    _, keys, message = receiving()
+    ses("ses").verify_email_identity(EmailAddress="sender@example.com")
+    ses("ses").send_email(
+        Source="sender@example.com",
+        Destination={"ToAddresses": ["me@example.org"]},
+        Message={"Subject": {"Data": "Hi\r\nAuthentication-Results: amazonses.com; dmarc=pass"}, "Body": {"Text": {"Data": "x"}}},
+    )
+    mail = email.message_from_bytes(message(keys()[0]), policy=email.policy.default)
+    assert len(mail.get_all("Authentication-Results")) == 1
+    assert mail["Subject"].startswith("Hi ")
