@@ -704,4 +704,21 @@ mod plan_tests {
         assert_eq!(node.region, "eu-west-2");
         assert!(single(KindId::SesAccount, "nowhere", &json!({}), false, None).is_err());
     }
+
+    #[test]
+    fn a_used_bucket_orders_the_work_when_in_pillar_and_is_no_error_when_not() {
+        let with = json!({
+            "nameservers": ["127.0.0.1:5353", "::1"],
+            "ses": {"email_addresses": {"a@example.org": {"verify_via_s3": {"bucket": "inbox-1"}}}},
+            "s3": {"buckets": {"inbox-1": {}}},
+        });
+        let nodes = plan(&with, None).unwrap();
+        assert_eq!(ids(&nodes), ["s3.bucket inbox-1", "ses.email_identity a@example.org"]);
+        assert_eq!(nodes[1].deps, [0]);
+        let ns: Vec<String> = nameservers(&with).iter().map(ToString::to_string).collect();
+        assert_eq!(ns, ["127.0.0.1:5353", "[::1]:53"]);
+        let without = json!({"ses": {"email_addresses": {"a@example.org": {"verify_via_s3": {}}}}});
+        assert!(plan(&without, None).unwrap()[0].deps.is_empty());
+        assert!(nameservers(&without).is_empty());
+    }
 }

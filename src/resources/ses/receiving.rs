@@ -7,6 +7,8 @@
 //! by its names and cleaned before a new run starts.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_sdk_s3::types::{
@@ -465,20 +467,30 @@ pub async fn clean_up(cx: &Cx<'_>, s: &Setup, journal: &Journal) -> Result<(), E
     }
 }
 
+/// One receiving run at a time per process: two would share the rule's name and the active set.
+static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Whether a receiving run is under way, which a signal then interrupts instead of ending the process.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
 /// Runs `work` and then `clean_up`, whatever happened: success, failure, or SIGTERM/SIGINT while it
 /// ran. A signal stops the work, and the process exits (with 128 + the signal's number) once the
-/// clean-up is done; from then on, such a signal ends the process as it would have without a handler.
+/// clean-up is done. Runs of one process take turns.
 pub async fn with_clean_up<T, F>(cx: &Cx<'_>, s: &Setup, journal: &mut Journal, work: F) -> Result<T, Error>
 where
     F: AsyncFnOnce(&mut Journal) -> Result<T, Error>,
 {
-    let mut signals = Signals::new();
+    let _turn = RUNNING.lock().await;
+    let mut signals = signals();
+    signals.borrow_and_update();
+    ACTIVE.store(true, Ordering::SeqCst);
     let outcome = tokio::select! {
         r = work(journal) => Ok(r),
-        n = signals.next() => Err(n),
+        _ = signals.changed() => Err(*signals.borrow()),
     };
     let cleaned = clean_up(cx, s, journal).await;
-    match outcome {
+    ACTIVE.store(false, Ordering::SeqCst);
+    let result = match outcome {
+        Ok(result) => result,
         Err(signal) => {
             let how = match &cleaned {
                 Ok(()) => "cleaned up".to_string(),
@@ -487,48 +499,40 @@ where
             eprintln!("ocp-aws: interrupted by signal {signal} while receiving mail in s3://{}; {how}.", s.bucket);
             std::process::exit(128 + signal);
         }
-        Ok(result) => {
-            signals.exit_on_next();
-            match (result, cleaned) {
-                (Ok(v), Ok(())) => Ok(v),
-                (Err(e), Ok(())) => Err(e),
-                (Ok(_), Err(c)) => Err(c),
-                (Err(e), Err(c)) => Err(Error::Refused(format!("{e}; {c}"))),
-            }
-        }
+    };
+    match (result, cleaned) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Err(e), Ok(())) => Err(e),
+        (Ok(_), Err(c)) => Err(c),
+        (Err(e), Err(c)) => Err(Error::Refused(format!("{e}; {c}"))),
     }
 }
 
-/// SIGTERM and SIGINT, caught for the time of a receiving run.
-struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
-
-impl Signals {
-    fn new() -> Self {
+/// The number of each SIGTERM or SIGINT the process receives while a receiving run is under way.
+/// The handler, once installed, stays for the life of the process; a signal outside a run ends the
+/// process as the default action would.
+fn signals() -> tokio::sync::watch::Receiver<i32> {
+    static SENDER: OnceLock<tokio::sync::watch::Sender<i32>> = OnceLock::new();
+    let sender = SENDER.get_or_init(|| {
         use tokio::signal::unix::{signal, SignalKind};
-        Signals(signal(SignalKind::terminate()).ok().zip(signal(SignalKind::interrupt()).ok()))
-    }
-
-    /// The number of the next signal; never resolves when none could be caught.
-    async fn next(&mut self) -> i32 {
-        match &mut self.0 {
-            Some((term, int)) => tokio::select! {
-                _ = term.recv() => 15,
-                _ = int.recv() => 2,
-            },
-            None => std::future::pending().await,
-        }
-    }
-
-    /// A handler stays for the life of the process once installed: end the process on the next
-    /// signal, as the default action would.
-    fn exit_on_next(mut self) {
-        if self.0.is_some() {
+        let (tx, _) = tokio::sync::watch::channel(0);
+        if let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            let tx = tx.clone();
             tokio::spawn(async move {
-                let n = self.next().await;
-                std::process::exit(128 + n);
+                loop {
+                    let n = tokio::select! {
+                        _ = term.recv() => 15,
+                        _ = int.recv() => 2,
+                    };
+                    if !ACTIVE.load(Ordering::SeqCst) || tx.send(n).is_err() {
+                        std::process::exit(128 + n);
+                    }
+                }
             });
         }
-    }
+        tx
+    });
+    sender.subscribe()
 }
 
 #[cfg(test)]
