@@ -11,7 +11,8 @@ use crate::error::{Error, Invalid};
 use crate::kind::Ensure;
 use crate::pillar::{self, Node, PillarFile};
 use crate::protocol::{Action, CallRequest, CallResponse, Op, Request, Response, StateRequest, StateReturn, VERSION};
-use crate::resources::ses::{domain_identity, smtp_credentials, Identity};
+use crate::resources::ses::receiving::{self, Setup};
+use crate::resources::ses::{dmarc, domain_identity, smtp_credentials, Identity};
 use crate::resources::{AnySpec, KindId};
 
 /// Exit statuses of the protocol and the CLI (ARCHITECTURE.md, "The protocol").
@@ -244,7 +245,7 @@ pub async fn converge_only(
         },
     };
     let engine = match Engine::new(conn, test).await {
-        Ok(e) => e,
+        Ok(e) => e.with_nameservers(pillar::nameservers(params)),
         Err(e) => return refused(e),
     };
     let engine = match concurrency {
@@ -261,6 +262,7 @@ pub const FUNCTIONS: &[&str] = &[
     "adopt_key",
     "adopt_password",
     "describe",
+    "dmarc_check",
     "dns_check",
     "dns_records",
     "expand",
@@ -286,6 +288,11 @@ pub async fn call(request: &CallRequest) -> Result<Value, Error> {
         "dns_records" => {
             let (records, _) = domain_records(name()?, &request.params, &request.connection).await?;
             Ok(json!(records))
+        }
+        "dmarc_check" => {
+            let args: DmarcCheck = crate::strict::deserialize(request.params.clone(), "request.params")?;
+            let report = dmarc_check(&args, &request.connection).await?;
+            Ok(serde_json::to_value(report).unwrap_or(Value::Null))
         }
         "dns_check" => {
             let nameserver = match request.params.get("nameserver") {
@@ -554,11 +561,64 @@ pub async fn dns_check(
     )
 }
 
+/// What `ses dmarc-check` (and `call dmarc_check`) is given.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DmarcCheck {
+    /// The sender, an address of an SES identity of this account.
+    pub from: String,
+    /// The recipient, an address whose domain receives mail with SES in the region.
+    pub to: String,
+    /// The SES region (default: the connection's).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The bucket the message is stored in (default `ocp-aws-verification`).
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// The key prefix (default `dmarc-check/`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Nameservers (`IP` or `IP:PORT`) for the MX and `_dmarc` lookups (default: the system's).
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+}
+
+/// Sends a message through SES and reports its authentication as received (`ses dmarc-check`).
+/// Bad arguments are `Error::Invalid`, checked before any AWS call.
+pub async fn dmarc_check(args: &DmarcCheck, conn: &Connection) -> Result<dmarc::Report, Error> {
+    let mut errors = Vec::new();
+    crate::validate::email(&args.from, "from", &mut errors);
+    crate::validate::email(&args.to, "to", &mut errors);
+    let region =
+        args.region.clone().or_else(|| conn.region.clone()).unwrap_or_else(|| crate::aws::DEFAULT_REGION.into());
+    crate::validate::region(&region, "region", &mut errors);
+    if let Some(b) = &args.bucket {
+        crate::validate::bucket_name(b, "bucket", &mut errors);
+    }
+    let mut nameservers = Vec::new();
+    for (i, ns) in args.nameservers.iter().enumerate() {
+        match crate::validate::nameserver(ns) {
+            Ok(addr) => nameservers.push(addr),
+            Err(e) => errors.push(Invalid::new(format!("nameservers[{i}]"), e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let setup = Setup {
+        bucket: args.bucket.clone().unwrap_or_else(|| receiving::DEFAULT_BUCKET.into()),
+        prefix: args.prefix.clone().unwrap_or_else(|| dmarc::DEFAULT_PREFIX.into()),
+        rule_set: receiving::DEFAULT_RULE_SET.into(),
+        rule: receiving::DEFAULT_RULE.into(),
+        keep_rule_set: false,
+    };
+    let engine = Engine::new(conn, false).await?.with_nameservers(nameservers);
+    dmarc::check(&engine.cx(&region), &args.from, &args.to, &setup).await
+}
+
 /// A nameserver given as `IP` or `IP:PORT`; `path` names where it came from.
 pub fn parse_nameserver(text: &str, path: &str) -> Result<std::net::SocketAddr, Error> {
-    text.parse::<std::net::SocketAddr>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
-        .map_err(|_| Error::invalid(path, format!("{} is not an IP address or IP:PORT", crate::validate::quote(text))))
+    crate::validate::nameserver(text).map_err(|e| Error::invalid(path, e))
 }
 
 #[cfg(test)]

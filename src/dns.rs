@@ -178,18 +178,50 @@ pub struct Checked {
 
 /// A resolver for `nameserver`, or the system's (`/etc/resolv.conf`).
 pub fn resolver(nameserver: Option<SocketAddr>) -> Result<TokioResolver, Error> {
-    let builder = match nameserver {
-        Some(addr) => {
-            let group = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
+    resolver_for(nameserver.as_slice())
+}
+
+/// A resolver asking `nameservers` in turn, or the system's (`/etc/resolv.conf`) when there are none.
+pub fn resolver_for(nameservers: &[SocketAddr]) -> Result<TokioResolver, Error> {
+    let builder = match nameservers {
+        [] => Resolver::builder_tokio()
+            .map_err(|e| Error::Refused(format!("cannot read the system's resolver settings: {e}")))?,
+        some => {
+            let mut group = NameServerConfigGroup::new();
+            for addr in some {
+                group.merge(NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true));
+            }
             Resolver::builder_with_config(
                 ResolverConfig::from_parts(None, vec![], group),
                 TokioConnectionProvider::default(),
             )
         }
-        None => Resolver::builder_tokio()
-            .map_err(|e| Error::Refused(format!("cannot read the system's resolver settings: {e}")))?,
     };
     Ok(builder.build())
+}
+
+/// The MX exchanges of `domain` (without the final dot), lowest preference first; none when it has none.
+pub async fn mx(resolver: &TokioResolver, domain: &str) -> Result<Vec<String>, Error> {
+    let mut found: Vec<(u16, String)> = lookup(resolver, domain, RecordType::MX)
+        .await?
+        .iter()
+        .filter_map(|d| match d {
+            RData::MX(mx) => Some((mx.preference(), mx.exchange().to_string().trim_end_matches('.').to_string())),
+            _ => None,
+        })
+        .collect();
+    found.sort();
+    Ok(found.into_iter().map(|(_, e)| e).collect())
+}
+
+/// The `v=DMARC1` record published at `_dmarc.DOMAIN`, if there is exactly one.
+pub async fn dmarc_record(resolver: &TokioResolver, domain: &str) -> Result<Option<String>, Error> {
+    let found: Vec<String> =
+        txt(resolver, &format!("_dmarc.{domain}")).await?.into_iter().filter(|t| t.starts_with("v=DMARC1")).collect();
+    Ok(match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    })
 }
 
 /// Resolves every record and says, per record, whether it is present, missing or wrong.

@@ -32,6 +32,12 @@ impl Engine {
         Ok(Engine { shared: Shared::new(clients, test), log, concurrency: DEFAULT_CONCURRENCY })
     }
 
+    /// Lets the run's DNS lookups ask these nameservers instead of the system's resolver.
+    pub fn with_nameservers(mut self, nameservers: Vec<std::net::SocketAddr>) -> Self {
+        self.shared.set_nameservers(nameservers);
+        self
+    }
+
     pub fn with_concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self

@@ -49,6 +49,11 @@ pub trait Kind {
     fn refs(_spec: &Self::Spec) -> Vec<Ref> {
         Vec::new()
     }
+    /// Resources this one uses when the Pillar has them, for ordering only: unlike `refs`, one that
+    /// is not in Pillar is no error (the resource then makes do without it).
+    fn uses(_spec: &Self::Spec) -> Vec<Ref> {
+        Vec::new()
+    }
     /// Told that `from`, a present resource of the same Pillar, refers to this one. A kind whose AWS
     /// settings depend on who refers to it (an SNS topic's policy lets the SES senders that use it
     /// publish) records it in its spec and in its Pillar `params`, so that the resource run alone (a
@@ -291,11 +296,16 @@ pub struct Shared {
     clients: Clients,
     test: bool,
     account: OnceCell<String>,
+    nameservers: Vec<std::net::SocketAddr>,
 }
 
 impl Shared {
     pub fn new(clients: Clients, test: bool) -> Self {
-        Shared { clients, test, account: OnceCell::new() }
+        Shared { clients, test, account: OnceCell::new(), nameservers: Vec::new() }
+    }
+    /// The nameservers the run's DNS lookups ask (none: the system's resolver).
+    pub fn set_nameservers(&mut self, nameservers: Vec<std::net::SocketAddr>) {
+        self.nameservers = nameservers;
     }
     /// What a kind sees while it works on one resource in `region`.
     pub fn cx<'a>(&'a self, region: &'a str) -> Cx<'a> {
@@ -315,6 +325,10 @@ impl Cx<'_> {
     }
     pub fn test(&self) -> bool {
         self.shared.test
+    }
+    /// The nameservers DNS lookups ask; empty for the system's resolver.
+    pub fn nameservers(&self) -> &[std::net::SocketAddr] {
+        &self.shared.nameservers
     }
     pub fn s3(&self) -> aws_sdk_s3::Client {
         self.shared.clients.region(self.region).s3.clone()

@@ -46,6 +46,9 @@ enum Command {
     /// Read SES notifications.
     #[command(subcommand)]
     Notification(Notification),
+    /// SES checks that send and receive mail.
+    #[command(subcommand)]
+    Ses(Ses),
     /// What AWS has of one resource, e.g. `describe rds.db_instance analysis -f pillar.yaml`: for a
     /// DB instance, its connection details (never its password).
     Describe {
@@ -89,6 +92,35 @@ enum Dns {
         /// Ask this nameserver (IP or IP:PORT) instead of the system's resolver.
         #[arg(long)]
         nameserver: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Ses {
+    /// Send a message through SES to an address whose mail SES receives, read it back from S3, and
+    /// report its SPF, DKIM and DMARC results and the published `_dmarc` policy. Exit status 0 only
+    /// when DMARC passes through a DKIM signature aligned with the From domain. The receiving setup
+    /// is put back as it was afterwards.
+    DmarcCheck {
+        /// The sender: an address of an SES identity of this account.
+        #[arg(long)]
+        from: String,
+        /// The recipient: an address whose domain's MX is SES's inbound host in the region.
+        #[arg(long)]
+        to: String,
+        /// The bucket SES stores the message in (default ocp-aws-verification).
+        #[arg(long)]
+        bucket: Option<String>,
+        /// The key prefix of the stored message (default dmarc-check/).
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Ask this nameserver (IP or IP:PORT) instead of the system's resolver; may be repeated.
+        #[arg(long)]
+        nameserver: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        #[command(flatten)]
+        conn: ConnArgs,
     },
 }
 
@@ -211,6 +243,10 @@ struct Converge {
     /// How many resources to work on at once.
     #[arg(long, default_value_t = ocp_aws::engine::DEFAULT_CONCURRENCY)]
     concurrency: usize,
+    /// Ask this nameserver (IP or IP:PORT) for the run's DNS lookups instead of the Pillar's
+    /// `nameservers` or the system's resolver; may be repeated.
+    #[arg(long)]
+    nameserver: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -471,6 +507,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(if check["ok"] == true { EXIT_OK } else { EXIT_FAILED })
         }
+        Command::Ses(Ses::DmarcCheck { from, to, bucket, prefix, nameserver, output, conn }) => {
+            let conn = conn.connection()?;
+            let args = app::DmarcCheck { from, to, region: None, bucket, prefix, nameservers: nameserver };
+            let report = match runtime.block_on(app::dmarc_check(&args, &conn)) {
+                Ok(report) => report,
+                Err(e) => return Ok(fail(&e)),
+            };
+            match output {
+                Output::Human => emit(&report.to_string())?,
+                Output::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?,
+            }
+            Ok(if report.passes { EXIT_OK } else { EXIT_FAILED })
+        }
         Command::Describe { kind, name, file, conn } => {
             let mut params = serde_json::json!({});
             if let Some(file) = &file {
@@ -664,13 +713,17 @@ fn load(file: &PathBuf) -> Result<serde_json::Value, ocp_aws::Error> {
 }
 
 fn converge(runtime: &tokio::runtime::Runtime, args: Converge, test: bool) -> anyhow::Result<i32> {
-    let params = match load(&args.file) {
+    let mut params = match load(&args.file) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("{}: {e}", args.file.display());
             return Ok(EXIT_INVALID);
         }
     };
+    // The flag wins over the Pillar's list, and is checked with it (an invalid one exits 2).
+    if let (false, Some(m)) = (args.nameserver.is_empty(), params.as_object_mut()) {
+        m.insert("nameservers".into(), serde_json::json!(args.nameserver));
+    }
     let conn = args.conn.connection()?;
     let done = runtime.block_on(app::converge(&params, &conn, test, Some(args.concurrency)));
     match args.output {

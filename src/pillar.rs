@@ -2,6 +2,7 @@
 //! validation with Pillar paths, reference resolution, and the order of work.
 
 use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -101,6 +102,12 @@ pub fn plan(value: &Value, default_region: Option<&str>) -> Result<Vec<Node>, Er
     Ok(order(nodes))
 }
 
+/// The nameservers a Pillar value names (`nameservers`), for a value `plan` accepted.
+pub fn nameservers(value: &Value) -> Vec<SocketAddr> {
+    let list = value.get("nameservers").and_then(Value::as_array).cloned().unwrap_or_default();
+    list.iter().filter_map(Value::as_str).filter_map(|ns| validate::nameserver(ns).ok()).collect()
+}
+
 /// The resources of a Pillar value, read entry by entry so that one bad entry does not hide the
 /// errors of another: every unknown key and every entry that does not parse is reported.
 struct Entries {
@@ -132,9 +139,25 @@ fn entries(value: &Value, errors: &mut Vec<Invalid>) -> Entries {
             }
             continue;
         }
+        if key == "nameservers" {
+            match deserialize::<Vec<String>>(section.clone(), &path) {
+                Ok(list) => {
+                    for (i, ns) in list.iter().enumerate() {
+                        if let Err(e) = validate::nameserver(ns) {
+                            errors.push(Invalid::new(format!("{path}[{i}]"), e));
+                        }
+                    }
+                }
+                Err(e) => errors.extend(invalid_of(e)),
+            }
+            continue;
+        }
         if !services.contains(&key.as_str()) {
-            let known: Vec<String> =
-                std::iter::once("region").chain(services.iter().copied()).map(|k| format!("`{k}`")).collect();
+            let known: Vec<String> = ["region", "nameservers"]
+                .into_iter()
+                .chain(services.iter().copied())
+                .map(|k| format!("`{k}`"))
+                .collect();
             errors.push(Invalid::new(
                 path,
                 format!("unknown field {}, expected one of {}", validate::quote(key), known.join(", ")),
@@ -287,6 +310,14 @@ fn resolve(mut nodes: Vec<Node>, unreadable: &BTreeSet<(KindId, String)>, errors
     let mut edges = Vec::new();
     let mut told = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
+        // Ordering only: a resource used when Pillar has it goes first.
+        for r in node.spec.uses() {
+            if let Some(&j) = index.get(&(r.kind.to_string(), r.name.clone())) {
+                if node.ensure == Ensure::Present && nodes[j].ensure == Ensure::Present {
+                    edges.push((i, j));
+                }
+            }
+        }
         for r in node.spec.refs() {
             let path = format!("{}.{}", node.path(), r.field);
             let Some(&j) = index.get(&(r.kind.to_string(), r.name.clone())) else {
@@ -672,5 +703,22 @@ mod plan_tests {
         let node = single(KindId::SesAccount, "eu-west-2", &json!({}), false, Some("us-east-1")).unwrap();
         assert_eq!(node.region, "eu-west-2");
         assert!(single(KindId::SesAccount, "nowhere", &json!({}), false, None).is_err());
+    }
+
+    #[test]
+    fn a_used_bucket_orders_the_work_when_in_pillar_and_is_no_error_when_not() {
+        let with = json!({
+            "nameservers": ["127.0.0.1:5353", "::1"],
+            "ses": {"email_addresses": {"a@example.org": {"verify_via_s3": {"bucket": "inbox-1"}}}},
+            "s3": {"buckets": {"inbox-1": {}}},
+        });
+        let nodes = plan(&with, None).unwrap();
+        assert_eq!(ids(&nodes), ["s3.bucket inbox-1", "ses.email_identity a@example.org"]);
+        assert_eq!(nodes[1].deps, [0]);
+        let ns: Vec<String> = nameservers(&with).iter().map(ToString::to_string).collect();
+        assert_eq!(ns, ["127.0.0.1:5353", "[::1]:53"]);
+        let without = json!({"ses": {"email_addresses": {"a@example.org": {"verify_via_s3": {}}}}});
+        assert!(plan(&without, None).unwrap()[0].deps.is_empty());
+        assert!(nameservers(&without).is_empty());
     }
 }

@@ -439,6 +439,47 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
+/// An SES receipt rule set's or rule's name: ASCII letters, digits, `_` and `-` (and `.` in a rule's),
+/// starting and ending with a letter or digit, at most 64 characters.
+pub fn receipt_name(name: &str, rule: bool, path: &str, errors: &mut Vec<Invalid>) {
+    let inner = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (rule && c == '.');
+    let ends = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !ends || name.len() > 64 || !name.chars().all(inner) {
+        let allowed = if rule { "letters, digits, `.`, `_` and `-`" } else { "letters, digits, `_` and `-`" };
+        errors.push(Invalid::new(
+            path,
+            format!(
+                "{} is not a receipt rule name: use at most 64 {allowed}, starting and ending with a letter or digit",
+                quote(name)
+            ),
+        ));
+    }
+}
+
+/// A nameserver given as `IP` or `IP:PORT` (port 53 when left out).
+pub fn nameserver(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse::<std::net::SocketAddr>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+        .map_err(|_| format!("{} is not an IP address or IP:PORT", quote(text)))
+}
+
+/// A host name with an optional port, as a link's authority is compared: `HOST` or `HOST:PORT`.
+pub fn host_port(text: &str, path: &str, errors: &mut Vec<Invalid>) {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (text, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !host_ok || port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        errors.push(Invalid::new(path, format!("{} is not a host name or HOST:PORT", quote(text))));
+    }
+}
+
 /// Rewords serde's messages for people who write YAML, not Rust.
 pub fn humane(message: &str) -> String {
     let mut out = message.to_string();
@@ -716,5 +757,34 @@ mod tests {
             humane("invalid type: string \"thirty\", expected u32"),
             "invalid type: string \"thirty\", expected a whole number"
         );
+    }
+
+    #[test]
+    fn nameservers_and_host_ports() {
+        assert_eq!(nameserver("127.0.0.1").unwrap().port(), 53);
+        assert_eq!(nameserver("127.0.0.1:5353").unwrap().port(), 5353);
+        assert!(nameserver("[::1]:53").is_ok() && nameserver("::1").is_ok());
+        assert!(nameserver("ns.example.org").unwrap_err().contains("not an IP address"));
+        let mut errors = Vec::new();
+        host_port("email-verification.us-east-1.amazonaws.com", "p", &mut errors);
+        host_port("127.0.0.1:8080", "p", &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        for bad in ["", "a..b", "host:0", "host:99999", "https://host", "a b"] {
+            host_port(bad, "p", &mut errors);
+        }
+        assert_eq!(errors.len(), 6, "{errors:?}");
+    }
+
+    #[test]
+    fn receipt_rule_names() {
+        let mut errors = Vec::new();
+        receipt_name("email-address-verification", false, "p", &mut errors);
+        receipt_name("deliver.to_s3-bucket", true, "p", &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        receipt_name("a.b", false, "p", &mut errors);
+        receipt_name("-a", true, "p", &mut errors);
+        receipt_name(&"a".repeat(65), true, "p", &mut errors);
+        receipt_name("", true, "p", &mut errors);
+        assert_eq!(errors.len(), 4, "{errors:?}");
     }
 }

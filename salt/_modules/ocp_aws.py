@@ -465,6 +465,43 @@ def dns_check(
     )
 
 
+def dmarc_check(
+    from_,
+    to,
+    region=None,
+    bucket=None,
+    prefix=None,
+    nameserver=None,
+    key=None,
+    keyid=None,
+    profile=None,
+    endpoint_url=None,
+):
+    """
+    Send a short message through SES from ``from_`` to ``to`` (an address whose domain's MX is
+    SES's inbound host in the region), read it back from the S3 ``bucket`` through a temporary
+    receipt rule, and return its SPF, DKIM and DMARC results, the published ``_dmarc`` policy, and
+    ``passes`` (DMARC passes through a DKIM signature aligned with the From domain). The account's
+    receiving setup is put back as it was. ``nameserver`` (IP or IP:PORT, or a list) replaces the
+    system resolver.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call ocp_aws.dmarc_check from_=noreply@example.org to=check@inbound.example.org
+    """
+    nameservers = [nameserver] if isinstance(nameserver, str) else list(nameserver or [])
+    params = {"from": from_, "to": to, "region": region, "bucket": bucket, "prefix": prefix}
+    params = {k: v for k, v in params.items() if v is not None}
+    params["nameservers"] = nameservers
+    return _call(
+        "dmarc_check",
+        params=params,
+        connection=_connection(region, key, keyid, profile, endpoint_url),
+    )
+
+
 def smtp_password(key=None, region=None, key_file=None, key_pillar=None, password_file=None):
     """
     Return the SES SMTP password of a secret access key for ``region``, for keys made outside

@@ -116,6 +116,10 @@ macro_rules! kinds {
             pub fn refs(&self) -> Vec<Ref> {
                 match self { $($(AnySpec::$variant(s) => <$ty as Kind>::refs(s)),*),* }
             }
+            /// Resources it uses when the Pillar has them (see [`Kind::uses`]).
+            pub fn uses(&self) -> Vec<Ref> {
+                match self { $($(AnySpec::$variant(s) => <$ty as Kind>::uses(s)),*),* }
+            }
             /// Tells the resource that `from` refers to it (see [`Kind::referenced_by`]).
             pub fn referenced_by(&mut self, params: &mut Value, from: &Referrer) -> Result<(), String> {
                 match self { $($(AnySpec::$variant(s) => <$ty as Kind>::referenced_by(s, params, from)),*),* }
@@ -142,6 +146,10 @@ macro_rules! kinds {
             /// Default AWS region of every resource that names none (default `us-east-1`).
             #[serde(default)]
             pub region: Option<String>,
+            /// Nameservers (`IP` or `IP:PORT`) for the DNS lookups of a run (an address's MX before
+            /// verifying it through S3). Left out: the system's resolver.
+            #[serde(default)]
+            pub nameservers: Vec<String>,
             $(
                 $(#[doc = $sdoc])*
                 #[serde(default)]

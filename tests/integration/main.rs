@@ -18,6 +18,7 @@ mod keys;
 mod layers;
 mod notify;
 mod rds;
+mod receiving;
 mod s3;
 mod schema;
 mod ses;

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration,
-    Delete, ExpirationStatus, LifecycleExpiration, LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, Delete, ExpirationStatus,
+    LifecycleExpiration, LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier,
     PublicAccessBlockConfiguration,
 };
 use schemars::JsonSchema;
@@ -238,25 +238,7 @@ impl Kind for Bucket {
         let created = observed.is_none();
         let wait_for: &[&str] = if created { &[code::NO_SUCH_BUCKET] } else { &[] };
         if created {
-            let mut create = s3.create_bucket().bucket(name);
-            if cx.region() != "us-east-1" {
-                create = create.create_bucket_configuration(
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(cx.region()))
-                        .build(),
-                );
-            }
-            match create.send().await {
-                Ok(_) => {}
-                // A repeat after a lost answer finds the bucket it made.
-                Err(e) if crate::error::code_of(&e) == Some(code::BUCKET_ALREADY_OWNED_BY_YOU) => {}
-                Err(e) if crate::error::code_of(&e) == Some(code::BUCKET_ALREADY_EXISTS) => {
-                    return Err(Error::Refused(format!(
-                        "the name {name} is taken by another AWS account (bucket names are global); choose another name"
-                    )))
-                }
-                Err(e) => return Err(crate::error::aws_error("CreateBucket", e)),
-            }
+            super::create_bucket(cx, name).await?;
         }
         if diff.has("block_public_access") {
             if spec.block_public_access {

@@ -402,6 +402,7 @@ mod tests {
             mail_from_mx_failure: Some("USE_DEFAULT_VALUE".into()),
             configuration_set: None,
             feedback: None,
+            note: None,
         }
     }
 

@@ -9,9 +9,11 @@ use crate::kind::Cx;
 
 pub mod account;
 pub mod configuration_set;
+pub mod dmarc;
 pub mod domain_identity;
 pub mod email_identity;
 pub mod feedback;
+pub mod receiving;
 pub mod smtp_credentials;
 
 /// What SES v2 reports about an identity (domain or email address).
@@ -39,6 +41,9 @@ pub struct Identity {
     /// Notification topics, headers and forwarding (SES v1), read only when the spec manages them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feedback: Option<feedback::Observed>,
+    /// What waiting for the verification found out, for the state's comment (not read from AWS).
+    #[serde(skip)]
+    pub note: Option<String>,
 }
 
 /// Reads an identity with `GetEmailIdentity`; `None` when SES does not have it.
@@ -71,6 +76,7 @@ pub async fn read_identity(cx: &Cx<'_>, identity: &str) -> Result<Option<Identit
         mail_from_mx_failure: mail_from.map(|m| m.behavior_on_mx_failure().as_str().to_string()),
         configuration_set: out.configuration_set_name().map(str::to_string),
         feedback: None,
+        note: None,
     }))
 }
 
