@@ -19,8 +19,12 @@ pub struct Engine {
     concurrency: usize,
 }
 
-/// How many resources one process converges at once.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+/// How many resources one process converges at once. Measured (BENCHMARKS.md, "ocp-aws's
+/// concurrency") with 20 ms a request: a no-op re-apply of the runbook x50 takes 3.2 times as long
+/// one at a time as 4 at a time, and keeps getting shorter up to 32, also behind a proxy that
+/// throttles IAM and S3, where adaptive retries keep every level from failing. Past 32 it gains
+/// nothing.
+pub const DEFAULT_CONCURRENCY: usize = 32;
 
 impl Engine {
     /// Loads the SDK configuration and makes sure credentials can be found, so that a missing
