@@ -28,7 +28,7 @@ from tools import OcpAws, Paths
 LATENCY_MS = 20.0
 K = 50
 LEVELS = (1, 4, 8, 16, 32, 64)
-THROTTLED_LEVELS = (8, 16, 32, 64)
+THROTTLED_LEVELS = (8, 32)
 THROTTLE = "iam=20,s3=50"
 SCALE_K = (100, 200)
 
