@@ -5,7 +5,7 @@ pub mod group;
 pub mod policy;
 pub mod user;
 
-use crate::error::Error;
+use crate::error::{code, AwsResult, Error};
 use crate::kind::Cx;
 
 /// IAM compares user, group and policy names without case: `U1` and `u1` are one user. An SMTP
@@ -94,6 +94,20 @@ where
         detach(policy_arn(cx, &p).await?).await?;
     }
     Ok(())
+}
+
+/// The names of an IAM user's inline policies; `None` when the user does not exist. The listing
+/// answers NoSuchEntity itself, so it needs no `GetUser` first.
+pub async fn inline_policies(cx: &Cx<'_>, user: &str) -> Result<Option<Vec<String>>, Error> {
+    cx.iam()
+        .list_user_policies()
+        .user_name(user)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .none_if("ListUserPolicies", &[code::NO_SUCH_ENTITY])
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed, Ref};
 use crate::resources::iam::access_key::{self, KeyInfo};
-use crate::resources::iam::{add_remove, policy_keys, policy_refs, sorted, sync_policies};
+use crate::resources::iam::{add_remove, inline_policies, policy_keys, policy_refs, sorted, sync_policies};
 use crate::resources::ses::smtp_credentials;
 use crate::secrets::{self, Target};
 use crate::validate;
@@ -277,15 +277,7 @@ impl Kind for User {
 
     /// Every user but SMTP users, which are `ses.smtp_credentials`.
     async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
-        let users: Vec<aws_sdk_iam::types::User> =
-            cx.iam().list_users().into_paginator().items().send().try_collect().await.op("ListUsers")?;
-        let mut names = Vec::new();
-        for name in users.iter().map(|u| u.user_name()) {
-            if !smtp_credentials::is_smtp_user(cx, name).await? {
-                names.push(name.to_string());
-            }
-        }
-        Ok(Listed::of(names))
+        smtp_credentials::users(cx, false).await
     }
 
     fn export(name: &str, o: &Observed, secret_dir: &str) -> Exported {
@@ -445,15 +437,7 @@ pub async fn delete_user(cx: &Cx<'_>, name: &str) -> Result<(), Error> {
             .await
             .none_if("RemoveUserFromGroup", &[code::NO_SUCH_ENTITY])?;
     }
-    let inline: Vec<String> = iam
-        .list_user_policies()
-        .user_name(name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .op("ListUserPolicies")?;
+    let inline = inline_policies(cx, name).await?.unwrap_or_default();
     for p in inline {
         iam.delete_user_policy()
             .user_name(name)

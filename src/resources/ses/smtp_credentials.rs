@@ -13,8 +13,8 @@ use crate::common_spec;
 use crate::error::{code, AwsResult, Error, Invalid};
 use crate::kind::{Cx, Diff, Ensure, Exported, Kind, Listed};
 use crate::resources::iam::access_key::{self, KeyInfo};
-use crate::resources::iam::document;
 use crate::resources::iam::user::{create_user, delete_user};
+use crate::resources::iam::{document, inline_policies};
 use crate::secrets::Target;
 use crate::validate;
 
@@ -232,19 +232,8 @@ impl Kind for SmtpCredentials {
         }
         // Both listings answer NoSuchEntity for a user that does not exist, so they need no GetUser
         // first; they go out at once. The policy's document is read only when the user has it.
-        let inline_policies = async {
-            let listed: Result<Option<Vec<String>>, Error> = iam
-                .list_user_policies()
-                .user_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .none_if("ListUserPolicies", &[code::NO_SUCH_ENTITY]);
-            listed
-        };
-        let (Some(inline), Some(keys)) = futures::try_join!(inline_policies, access_key::list_of(cx, name))? else {
+        let (Some(inline), Some(keys)) = futures::try_join!(inline_policies(cx, name), access_key::list_of(cx, name))?
+        else {
             return Ok(None);
         };
         if inline.iter().any(|p| p == POLICY) {
@@ -354,15 +343,7 @@ impl Kind for SmtpCredentials {
 
     /// The IAM users that hold the SMTP send policy.
     async fn list(cx: &Cx<'_>) -> Result<Listed, Error> {
-        let users: Vec<aws_sdk_iam::types::User> =
-            cx.iam().list_users().into_paginator().items().send().try_collect().await.op("ListUsers")?;
-        let mut names = Vec::new();
-        for name in users.iter().map(|u| u.user_name()) {
-            if is_smtp_user(cx, name).await? {
-                names.push(name.to_string());
-            }
-        }
-        Ok(Listed::of(names))
+        users(cx, true).await
     }
 
     /// Commented out: the entry needs a secret file, which only the key's secret can fill.
@@ -390,17 +371,21 @@ impl Kind for SmtpCredentials {
 
 /// Whether the IAM user `name` is an SMTP user: it has the inline send policy this kind gives it.
 pub async fn is_smtp_user(cx: &Cx<'_>, name: &str) -> Result<bool, Error> {
-    let inline: Option<Vec<String>> = cx
-        .iam()
-        .list_user_policies()
-        .user_name(name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .none_if("ListUserPolicies", &[code::NO_SUCH_ENTITY])?;
-    Ok(inline.unwrap_or_default().iter().any(|p| p == POLICY))
+    Ok(inline_policies(cx, name).await?.unwrap_or_default().iter().any(|p| p == POLICY))
+}
+
+/// The account's IAM users that are SMTP users (`smtp` true) or that are not: `ses.smtp_credentials`
+/// and `iam.user` list them apart.
+pub async fn users(cx: &Cx<'_>, smtp: bool) -> Result<Listed, Error> {
+    let users: Vec<aws_sdk_iam::types::User> =
+        cx.iam().list_users().into_paginator().items().send().try_collect().await.op("ListUsers")?;
+    let mut names = Vec::new();
+    for name in users.iter().map(|u| u.user_name()) {
+        if is_smtp_user(cx, name).await? == smtp {
+            names.push(name.to_string());
+        }
+    }
+    Ok(Listed::of(names))
 }
 
 /// The writes of `apply`, in order: the user, its policy, its key, its file's mode.
