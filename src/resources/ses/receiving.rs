@@ -197,8 +197,19 @@ async fn write_policy(cx: &Cx<'_>, bucket: &str, policy: Option<Value>) -> Resul
 
 /// Keys under the prefix.
 async fn stored(cx: &Cx<'_>, s: &Setup) -> Result<Vec<String>, Error> {
-    let out = cx.s3().list_objects_v2().bucket(&s.bucket).prefix(&s.prefix).send().await.op("ListObjectsV2")?;
-    Ok(out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect())
+    // Every page: a new message in a prefix that already holds more than a page (1000) of objects
+    // would otherwise never be seen.
+    let pages: Vec<_> = cx
+        .s3()
+        .list_objects_v2()
+        .bucket(&s.bucket)
+        .prefix(&s.prefix)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .op("ListObjectsV2")?;
+    Ok(pages.iter().flat_map(|p| p.contents()).filter_map(|o| o.key().map(str::to_string)).collect())
 }
 
 /// The bucket, made when it is missing (objects expire after a day).
