@@ -297,6 +297,7 @@ from email.policy import SMTP
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import moto
+import moto.backends
 import moto.server
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import SignatureDoesNotMatchError
@@ -2220,6 +2221,10 @@ def install() -> None:
         setattr(RDSResponse, method, globals()[method])
     SecurityGroupBackend._delete_security_group = delete_security_group
     TokenResponse.get_caller_identity = get_caller_identity
+    # moto lists its own package folder (some 200 stat calls) on every request to find the backend,
+    # under the dispatcher's lock; the folder does not change while the server runs.
+    modules = frozenset(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: modules
     # Every request is recorded from the start, so tests count their own writes by access key id.
     recorder.start_recording()
     moto_call = DomainDispatcherApplication.__call__
