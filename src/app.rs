@@ -316,7 +316,7 @@ pub async fn call(request: &CallRequest) -> Result<Value, Error> {
             };
             let secret = field("key", "missing: the secret access key")?;
             let region = field("region", "missing: the SES region")?;
-            smtp_password(secret, region, "request.params.region").map(Value::String)
+            smtp_password(secret, region, "request.params.key", "request.params.region").map(Value::String)
         }
         "notification_explain" => {
             let text = request
@@ -410,9 +410,19 @@ fn secret_param(params: &Value, field: &str, what: &str) -> Result<crate::secret
 
 /// The SES SMTP password of a secret access key for `region`; `path` names where the region came
 /// from, for the error message (`--region` on the command line).
-pub fn smtp_password(secret: &str, region: &str, path: &str) -> Result<String, Error> {
+/// Refuses an empty key, and one with a space, line break or control character (a key read with
+/// what followed it): either would give a password that SES never accepts, silently.
+pub fn smtp_password(secret: &str, region: &str, secret_path: &str, region_path: &str) -> Result<String, Error> {
     let mut errors = Vec::new();
-    crate::validate::region(region, path, &mut errors);
+    if secret.is_empty() {
+        errors.push(Invalid::new(secret_path, "empty: give the IAM user's secret access key"));
+    } else if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        errors.push(Invalid::new(
+            secret_path,
+            "holds a space, a line break or a control character, which no secret access key has",
+        ));
+    }
+    crate::validate::region(region, region_path, &mut errors);
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }

@@ -592,9 +592,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
         Command::SmtpPassword { region } => {
-            let mut secret = String::new();
-            std::io::stdin().read_to_string(&mut secret).context("reading the secret access key from stdin")?;
-            match app::smtp_password(secret.trim(), &region, "--region") {
+            let secret = read_secret("secret access key")?;
+            match app::smtp_password(secret.expose(), &region, "stdin", "--region") {
                 Ok(password) => {
                     emit(&format!("{password}\n"))?;
                     Ok(EXIT_OK)

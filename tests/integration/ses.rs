@@ -119,6 +119,25 @@ fn smtp_passwords_match_an_independent_derivation() {
         assert_eq!(ours, python_smtp_password(secret, region), "{region}");
         let (status, out, _) = binary(&["smtp-password", "--region", region], secret);
         assert_eq!((status, out.trim()), (0, ours.as_str()));
+        let (status, out, _) = binary(&["smtp-password", "--region", region], &format!("{secret}\r\n"));
+        assert_eq!((status, out.trim()), (0, ours.as_str()), "one line ending, CRLF too, is not part of the key");
+    }
+}
+
+#[test]
+fn smtp_password_refuses_a_key_that_cannot_be_one() {
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    for (stdin, why) in [
+        ("", "no secret access key on stdin"),
+        ("\n", "no secret access key on stdin"),
+        (&format!("{secret}\n{secret}\n") as &str, "more than one line"),
+        (&format!("{secret} \n") as &str, "holds a space"),
+    ] {
+        let (status, out, err) = binary(&["smtp-password", "--region", "eu-west-2"], stdin);
+        assert_eq!(status, 2, "{stdin:?}: {out}{err}");
+        assert!(out.is_empty(), "{stdin:?}: no password is printed: {out}");
+        assert!(err.contains(why), "{stdin:?}: {err}");
+        assert!(!err.contains(secret), "the key is never echoed: {err}");
     }
 }
 
