@@ -485,6 +485,10 @@ def dmarc_check(
     receiving setup is put back as it was. ``nameserver`` (IP or IP:PORT, or a list) replaces the
     system resolver.
 
+    When the message does not pass, the job's return code is 1 (``salt-call`` exits 1 with
+    ``--retcode-passthrough``), as ``ocp-aws ses dmarc-check`` exits 1: a script or an orchestration
+    step can tell a failing domain without reading the return.
+
     CLI Example:
 
     .. code-block:: bash
@@ -495,11 +499,14 @@ def dmarc_check(
     params = {"from": from_, "to": to, "region": region, "bucket": bucket, "prefix": prefix}
     params = {k: v for k, v in params.items() if v is not None}
     params["nameservers"] = nameservers
-    return _call(
+    checked = _call(
         "dmarc_check",
         params=params,
         connection=_connection(region, key, keyid, profile, endpoint_url),
     )
+    if not (isinstance(checked, dict) and checked.get("passes") is True):
+        __context__["retcode"] = 1
+    return checked
 
 
 def smtp_password(key=None, region=None, key_file=None, key_pillar=None, password_file=None):

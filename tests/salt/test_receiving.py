@@ -92,5 +92,19 @@ def test_an_address_verified_through_s3_and_a_dmarc_check_through_salt(minion, a
     assert "Metadata" not in ses.describe_active_receipt_rule_set()
     assert aws("s3", region).list_objects_v2(Bucket=bucket).get("KeyCount") == 0, "the stored mail is deleted"
 
+    # A message that fails DMARC: the return says so, and so does the job's return code.
+    _control(endpoint, "delivery-authentication", {"Recipient": address, "Dkim": "fail", "Dmarc": "fail", "Region": region})
+    failing = minion.call(
+        "ocp_aws.dmarc_check",
+        f"from_=noreply@{from_domain}",
+        f"to={address}",
+        f"region={region}",
+        f"bucket={bucket}",
+        f"nameserver={nameserver}",
+    )
+    assert failing.retcode == 1, failing
+    assert failing.data["passes"] is False, failing.data
+    assert "Metadata" not in ses.describe_active_receipt_rule_set()
+
     for stdout, stderr in minion.outputs:
         assert "X-Amz-Signature" not in stdout and "X-Amz-Signature" not in stderr, "the link's token never shows"
