@@ -1,13 +1,16 @@
-"""Runs one tool command: wall time, and the peak memory of its whole process tree.
+"""Runs one tool command: wall time, CPU time and the peak memory of its whole process tree.
 
 Salt runs ocp-aws (and Ansible runs its modules) in child processes, so the peak of the command's
 own process says little; the peak here is of the sum of the resident set sizes of the command and
-all its descendants, sampled every 10 ms (a child that lives less than that may be missed).
+all its descendants, sampled every 10 ms (a child that lives less than that may be missed). The CPU
+time is the command's and every descendant it waited for (getrusage of this process's children, the
+only one of which ending meanwhile is the command).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -25,6 +28,7 @@ class Run:
 
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float  # user + system, the command and its descendants
     returncode: int
     stdout: str
     stderr: str
@@ -48,6 +52,7 @@ def run(command: list[str], env: dict[str, str], cwd: Path, timeout: float) -> R
     """Run ``command`` to its end (killed after ``timeout`` seconds) and measure it."""
     peak = 0
     done = threading.Event()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -71,4 +76,6 @@ def run(command: list[str], env: dict[str, str], cwd: Path, timeout: float) -> R
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
-    return Run(seconds, peak / 1e6, process.returncode, stdout, stderr)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(seconds, peak / 1e6, cpu, process.returncode, stdout, stderr)

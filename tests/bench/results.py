@@ -20,6 +20,8 @@ class Result:
     reapply_seconds: list[float] = field(default_factory=list)
     first_peak_mb: float = 0.0
     reapply_peak_mb: float = 0.0
+    reapply_cpu_seconds: float = 0.0  # the tool's own CPU on the last re-apply
+    reapply_moto_cpu_seconds: float = 0.0  # moto's (behind the proxy) meanwhile
     requests: int = 0  # on the last re-apply, as moto recorded them
     writes: int = 0
     write_ops: dict[str, int] = field(default_factory=dict)

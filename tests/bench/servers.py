@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 HERE = Path(__file__).resolve().parent
 LAUNCHER = HERE.parent / "support" / "moto_server.py"
 PROXY = HERE / "proxy.py"
@@ -51,6 +53,12 @@ class Endpoints:
 
     moto: str
     proxy: str
+    moto_pid: int
+
+    def moto_cpu_seconds(self) -> float:
+        """CPU time (user + system) moto has used so far."""
+        times = psutil.Process(self.moto_pid).cpu_times()
+        return times.user + times.system
 
     def recorded(self, access_key_id: str | None = None) -> list[Operation]:
         """Every request moto recorded so far, oldest first, only those signed with the key id if given."""
@@ -121,7 +129,7 @@ def started(
             line = proxy.stdout.readline().decode().strip()
             if not line.startswith("listening "):
                 raise RuntimeError(f"The latency proxy did not start: {proxy_log.read_text()}")
-            yield Endpoints(moto_url, line.split(" ", 1)[1])
+            yield Endpoints(moto_url, line.split(" ", 1)[1], moto.pid)
         finally:
             _stop(proxy)
     finally:
