@@ -374,17 +374,22 @@ pub async fn is_smtp_user(cx: &Cx<'_>, name: &str) -> Result<bool, Error> {
     Ok(inline_policies(cx, name).await?.unwrap_or_default().iter().any(|p| p == POLICY))
 }
 
+/// How many users' inline policies `users` lists at once: an account's users are read with some
+/// concurrency, yet in bursts small beside IAM's request rate.
+const USERS_AT_ONCE: usize = 8;
+
 /// The account's IAM users that are SMTP users (`smtp` true) or that are not: `ses.smtp_credentials`
 /// and `iam.user` list them apart.
 pub async fn users(cx: &Cx<'_>, smtp: bool) -> Result<Listed, Error> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
     let users: Vec<aws_sdk_iam::types::User> =
         cx.iam().list_users().into_paginator().items().send().try_collect().await.op("ListUsers")?;
-    let mut names = Vec::new();
-    for name in users.iter().map(|u| u.user_name()) {
-        if is_smtp_user(cx, name).await? == smtp {
-            names.push(name.to_string());
-        }
-    }
+    let names: Vec<String> = stream::iter(users.iter().map(|u| u.user_name()))
+        .map(|name| async move { Ok::<_, Error>((name, is_smtp_user(cx, name).await?)) })
+        .buffered(USERS_AT_ONCE)
+        .try_filter_map(|(name, is)| async move { Ok((is == smtp).then(|| name.to_string())) })
+        .try_collect()
+        .await?;
     Ok(Listed::of(names))
 }
 
