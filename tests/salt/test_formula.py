@@ -73,6 +73,19 @@ def test_a_sub_state_applies_one_service(minion, aws, suffix, tmp_path):
     assert result.retcode == 0, result
     assert [ret["name"] for ret in result.states()] == [policy], result
 
+    result = minion.run("state.apply", "ocp_aws.sns")
+    assert result.retcode == 0, result
+    [nothing] = result.states()
+    assert nothing["result"] is True and nothing["comment"] == "The ocp_aws pillar declares no sns resources.", result
+
+    # Without the binary a part cannot be expanded: one failing state says what to do instead.
+    minion.configure(**{"ocp_aws.binary": str(tmp_path / "missing" / "ocp-aws")})
+    result = minion.run("state.apply", "ocp_aws.s3")
+    assert result.retcode != 0, result
+    [missing] = result.states()
+    assert missing["result"] is False and "apply ocp_aws (which installs it first" in missing["comment"], result
+    assert missing["comment"].endswith("then ocp_aws.s3."), result
+
 
 def test_execution_functions_read_what_is_there_now(minion, aws, suffix, tmp_path):
     """validate reads the Pillar afresh; describe needs no apply-only setting; smtp_password reads
