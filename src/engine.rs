@@ -20,10 +20,11 @@ pub struct Engine {
 }
 
 /// How many resources one process converges at once. Measured (BENCHMARKS.md, "ocp-aws's
-/// concurrency") with 20 ms a request: a no-op re-apply of the runbook x50 takes 3.6 times as long
-/// one at a time as 8 at a time, 0.80 times at 32 and 0.70 times at 64. Behind a proxy that
-/// throttles IAM and S3 every level converges (adaptive retries) and 32 is a little faster than 8;
-/// 32 rather than 64 keeps the bursts against AWS's request rates smaller.
+/// concurrency") with 20 ms a request: a no-op re-apply of the runbook x50 takes 7 times as long
+/// one at a time as 8 at a time, 0.83 times at 32 and 0.79 times at 64 (there moto's CPU, not the
+/// latency, sets the pace). Behind a proxy that throttles IAM and S3 every level converges
+/// (adaptive retries) and 32 is a little faster than 8; 32 rather than 64 keeps the bursts against
+/// AWS's request rates smaller.
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
 impl Engine {
