@@ -79,14 +79,9 @@ def test_an_address_verified_through_s3_and_a_dmarc_check_through_salt(minion, a
     assert aws("sesv2", region).get_email_identity(EmailIdentity=address)["VerificationStatus"] == "SUCCESS"
     assert _control(endpoint, "verification-mail-status", {"EmailIdentity": address, "Region": region})["Followed"] == 1
 
-    checked = minion.call(
-        "ocp_aws.dmarc_check",
-        f"from_=noreply@{from_domain}",
-        f"to={address}",
-        f"region={region}",
-        f"bucket={bucket}",
-        f"nameserver={nameserver}",
-    )
+    check = ("ocp_aws.dmarc_check", f"from_=noreply@{from_domain}", f"to={address}", f"region={region}")
+    check += (f"bucket={bucket}", f"nameserver={nameserver}")
+    checked = minion.call(*check)
     assert checked.retcode == 0, checked
     assert checked.data["passes"] is True, checked.data
     assert "Metadata" not in ses.describe_active_receipt_rule_set()
@@ -94,14 +89,7 @@ def test_an_address_verified_through_s3_and_a_dmarc_check_through_salt(minion, a
 
     # A message that fails DMARC: the return says so, and so does the job's return code.
     _control(endpoint, "delivery-authentication", {"Recipient": address, "Dkim": "fail", "Dmarc": "fail", "Region": region})
-    failing = minion.call(
-        "ocp_aws.dmarc_check",
-        f"from_=noreply@{from_domain}",
-        f"to={address}",
-        f"region={region}",
-        f"bucket={bucket}",
-        f"nameserver={nameserver}",
-    )
+    failing = minion.call(*check)
     assert failing.retcode == 1, failing
     assert failing.data["passes"] is False, failing.data
     assert "Metadata" not in ses.describe_active_receipt_rule_set()
