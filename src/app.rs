@@ -201,8 +201,13 @@ async fn state(request: &StateRequest) -> Outcome {
         Ok(n) => n,
         Err(e) => return Outcome::refused(Some(Op::State), name, &e),
     };
+    let mut errors = Vec::new();
+    let servers = nameservers(&request.nameservers, "request.nameservers", &mut errors);
+    if !errors.is_empty() {
+        return Outcome::refused(Some(Op::State), name, &Error::Invalid(errors));
+    }
     match Engine::new(&request.connection, request.test).await {
-        Ok(engine) => Outcome::state(engine.converge_one(&node).await),
+        Ok(engine) => Outcome::state(engine.with_nameservers(servers).converge_one(&node).await),
         Err(e) => Outcome::refused(Some(Op::State), name, &e),
     }
 }
@@ -353,7 +358,8 @@ pub async fn call(request: &CallRequest) -> Result<Value, Error> {
                 return Err(Error::Refused(report.failures.join(" ")));
             }
             let pillar = json!({"ocp_aws": crate::export::pillar_value(&report)});
-            Ok(json!({"pillar": pillar, "yaml": crate::export::to_yaml(&report, None)}))
+            let yaml = crate::export::to_yaml(&report, None);
+            Ok(json!({"pillar": pillar, "yaml": yaml, "unresolved": report.unresolved}))
         }
         other => Err(Error::invalid(
             "request.function",
@@ -571,6 +577,18 @@ pub async fn dns_check(
     )
 }
 
+/// Nameservers given as `IP` or `IP:PORT`, each checked; `path` names the list in errors.
+fn nameservers(list: &[String], path: &str, errors: &mut Vec<Invalid>) -> Vec<std::net::SocketAddr> {
+    let mut found = Vec::new();
+    for (i, ns) in list.iter().enumerate() {
+        match crate::validate::nameserver(ns) {
+            Ok(addr) => found.push(addr),
+            Err(e) => errors.push(Invalid::new(format!("{path}[{i}]"), e)),
+        }
+    }
+    found
+}
+
 /// What `ses dmarc-check` (and `call dmarc_check`) is given.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -605,13 +623,7 @@ pub async fn dmarc_check(args: &DmarcCheck, conn: &Connection) -> Result<dmarc::
     if let Some(b) = &args.bucket {
         crate::validate::bucket_name(b, "bucket", &mut errors);
     }
-    let mut nameservers = Vec::new();
-    for (i, ns) in args.nameservers.iter().enumerate() {
-        match crate::validate::nameserver(ns) {
-            Ok(addr) => nameservers.push(addr),
-            Err(e) => errors.push(Invalid::new(format!("nameservers[{i}]"), e)),
-        }
-    }
+    let nameservers = nameservers(&args.nameservers, "nameservers", &mut errors);
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }

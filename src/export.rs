@@ -50,6 +50,9 @@ pub struct Report {
     pub failures: Vec<String>,
     /// The Pillar's default region.
     pub region: String,
+    /// Why the exported Pillar does not validate as it stands, as the validator words it: an entry
+    /// that names what `--kinds` or `--names` left out, or what could not be read.
+    pub unresolved: Vec<String>,
 }
 
 /// The parameters of the `export` execution function (`call`), as the CLI's flags.
@@ -251,6 +254,9 @@ pub async fn export(conn: &Connection, opts: &Options) -> Result<Report, Error> 
         false => engine.cx(&report.region).account_id().await.ok(),
     };
     name_references(&mut report.found, account.as_deref());
+    if let Err(Error::Invalid(errors)) = pillar::plan(&pillar_value(&report), None) {
+        report.unresolved = errors.iter().map(|e| e.to_string().replace('\n', " ")).collect();
+    }
     let calls = engine.calls();
     eprintln!("ocp-aws: AWS calls: {} reads, {} writes.", calls.reads(), calls.writes().len());
     Ok(report)
@@ -341,6 +347,10 @@ fn entry_value(f: &Found, default_region: &str) -> Map<String, Value> {
     value
 }
 
+/// What the YAML says above a list of [`Report::unresolved`].
+const UNRESOLVED: &str = "# Warning: this Pillar does not validate as it stands. It names what the export left \
+                              out (--kinds, --names)\n# or could not read; export that too, or edit these entries:\n";
+
 /// The Pillar as YAML: the `$schema` modeline, a header, keys sorted, comments with the entries
 /// they belong to, and the entries that need a secret file first written commented out.
 pub fn to_yaml(report: &Report, modeline: Option<&str>) -> String {
@@ -351,6 +361,12 @@ pub fn to_yaml(report: &Report, modeline: Option<&str>) -> String {
     out.push_str(
         "# Exported by ocp-aws export. Entries commented out need a secret file first (see their comments).\n",
     );
+    if !report.unresolved.is_empty() {
+        out.push_str(UNRESOLVED);
+        for u in &report.unresolved {
+            out.push_str(&format!("#   {u}\n"));
+        }
+    }
     out.push_str(&format!("{ROOT}:\n  region: {}\n", scalar(&Value::String(report.region.clone()))));
     let mut services: BTreeMap<&str, BTreeMap<&str, Vec<&Found>>> = BTreeMap::new();
     for f in &report.found {
@@ -560,9 +576,11 @@ mod tests {
                 found(KindId::IamPolicy, "p", "eu-west-2", json!({"document": {"Statement": [{"Action": ["s3:*"]}]}})),
             ],
             failures: vec![],
+            unresolved: vec!["ocp_aws.iam.users.u.groups[0]: names iam.group \"g\", which is not in x: y".into()],
         };
         let yaml = to_yaml(&report, Some("/x/pillar.schema.json"));
         assert!(yaml.starts_with("# yaml-language-server: $schema=/x/pillar.schema.json\n"), "{yaml}");
+        assert!(yaml.contains("\n#   ocp_aws.iam.users.u.groups[0]: names iam.group \"g\""), "{yaml}");
         let back = pillar::from_document(&yaml).unwrap();
         assert_eq!(back, pillar_value(&report), "{yaml}");
         assert_eq!(back["ec2"]["security_groups"]["postgresql-anywhere"]["region"], "eu-west-2");
@@ -575,7 +593,7 @@ mod tests {
             found(KindId::RdsDbInstance, "analysis", "us-east-1", json!({"public": true, "class": "db.t3.micro"}));
         f.exported.commented = true;
         f.exported.comments = vec!["fill in the password".into()];
-        let report = Report { region: "us-east-1".into(), found: vec![f], failures: vec![] };
+        let report = Report { region: "us-east-1".into(), found: vec![f], ..Report::default() };
         let yaml = to_yaml(&report, None);
         assert!(pillar::from_document(&yaml).unwrap().get("rds").is_none(), "{yaml}");
         let uncommented: String = yaml

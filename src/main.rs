@@ -694,6 +694,9 @@ fn export(runtime: &tokio::runtime::Runtime, args: ExportArgs) -> anyhow::Result
             emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?
         }
     }
+    for u in &report.unresolved {
+        eprintln!("ocp-aws: warning: the export does not validate as it stands: {u}.");
+    }
     for f in &report.failures {
         eprintln!("ocp-aws: {f}");
     }

@@ -54,6 +54,10 @@ pub struct StateRequest {
     pub test: bool,
     #[serde(default)]
     pub connection: Connection,
+    /// Nameservers (`IP` or `IP:PORT`) for the state's DNS lookups, as the Pillar's `nameservers`
+    /// are for a converge (default: the system's resolver).
+    #[serde(default)]
+    pub nameservers: Vec<String>,
 }
 
 /// `op: converge`: bring every resource of an `ocp_aws` Pillar value to its state.

@@ -212,7 +212,9 @@ def run_state(
     Bring one resource to ``action`` (``present`` or ``absent``) and return Salt's state return.
 
     This is what the ``ocp_aws`` state module calls. It never raises: when the binary cannot be run
-    or does not answer in JSON, the return has result False and a comment naming the problem.
+    or does not answer in JSON, the return has result False and a comment naming the problem. DNS
+    lookups (an address's MX for ``verify_via_s3``) ask the Pillar's ``ocp_aws:nameservers`` when
+    it has them, as the formula does.
 
     CLI Example:
 
@@ -234,6 +236,10 @@ def run_state(
             "test": bool(test),
             "connection": _connection(region, key, keyid, profile, endpoint_url, timeout, attempts),
         }
+        # The Pillar's `ocp_aws:nameservers`, which the formula's converge reads from the Pillar itself.
+        nameservers = __salt__["config.get"]("ocp_aws:nameservers") or []
+        if nameservers:
+            request["nameservers"] = [nameservers] if isinstance(nameservers, str) else list(nameservers)
         response = _run(request)
     except CommandExecutionError as error:
         return {"name": name, "result": False, "changes": {}, "comment": str(error)}
@@ -321,8 +327,10 @@ def export(
     attempts=None,
 ):
     """
-    Return what the AWS account has as an ``ocp_aws`` Pillar: ``pillar`` (the value) and ``yaml``
-    (the text, with comments for what AWS cannot show, such as a key's secret). Reads only.
+    Return what the AWS account has as an ``ocp_aws`` Pillar: ``pillar`` (the value), ``yaml``
+    (the text, with comments for what AWS cannot show, such as a key's secret) and ``unresolved``
+    (why the Pillar would not validate as it stands, e.g. a user's group left out by ``kinds``;
+    empty when it does). Reads only.
 
     regions
         The regions to read, a list or comma-separated (default: ``region``); IAM is read once.

@@ -56,6 +56,14 @@ fn invalid_pillar_exits_2_naming_the_path_before_any_aws_call() {
     assert_eq!(status, 2);
     assert!(out.contains("ocp_aws.s3.buckets.ocp-x") && out.contains("unknown field `lifecycel`"), "{out}");
 
+    // A state's nameservers are checked like the Pillar's, before any AWS call.
+    let ns = json!({"version": 1, "op": "state", "kind": "s3.bucket", "action": "present", "name": "ocp-x", "nameservers": ["127.0.0.1:53", "resolver.example"]});
+    let (status, out, _) = binary(&["stdio"], &ns.to_string());
+    assert_eq!(status, 2, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((v["name"].as_str(), v["result"].as_bool()), (Some("ocp-x"), Some(false)), "{v}");
+    assert!(v["comment"].as_str().unwrap().contains("request.nameservers[1]"), "{v}");
+
     // Several semantic errors are all reported, each with its path.
     let refs = json!({
         "iam": {

@@ -422,6 +422,22 @@ def test_kinds_and_names_filter_and_diff_lists_what_pillar_leaves_out(account, s
     assert process.stdout.splitlines() == [f"s3.bucket keep-too-{suffix} (us-east-1)", f"s3.bucket other-{suffix} (us-east-1)"]
 
 
+def test_an_export_narrowed_past_a_reference_says_it_does_not_validate(account, suffix):
+    iam = account.client("iam")
+    group, user = f"team-{suffix}", f"member-{suffix}"
+    iam.create_group(GroupName=group)
+    iam.create_user(UserName=user)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    text, value, stderr = export(account, "--kinds", "iam.user", "--names", user)
+    assert value["iam"]["users"][user]["groups"] == [group], text
+    assert "# Warning: this Pillar does not validate as it stands" in text, text
+    assert f"#   ocp_aws.iam.users.{user}.groups[0]: names iam.group" in text, text
+    assert "warning: the export does not validate as it stands" in stderr and group in stderr, stderr
+    text, value, stderr = export(account, "--kinds", "iam.user,iam.group", "--names", f"*-{suffix}")
+    assert set(value["iam"]) == {"users", "groups"}, text
+    assert "Warning" not in text and "warning" not in stderr, text + stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -96,3 +96,24 @@ def test_an_address_verified_through_s3_and_a_dmarc_check_through_salt(minion, a
 
     for stdout, stderr in minion.outputs:
         assert "X-Amz-Signature" not in stdout and "X-Amz-Signature" not in stderr, "the link's token never shows"
+
+
+def test_a_state_on_its_own_asks_the_pillars_nameservers(minion, aws, endpoint, suffix):
+    """An ``ocp_aws`` state used outside the formula looks the address's MX up with the Pillar's
+    ``ocp_aws:nameservers``, as the formula's converge does."""
+    region = "ap-northeast-1"
+    domain = f"alone-{suffix}.example.org"
+    address, bucket = f"verify@{domain}", f"alone-{suffix}"
+    nameserver = _dns_server(domain, f"inbound-smtp.{region}.amazonaws.com")
+    link_base = f"{endpoint}/_ocp_aws_test/verify-link"
+    _control(endpoint, "verification-mail", {"EmailIdentity": address, "LinkBase": link_base, "Region": region})
+    minion.write_pillar({"nameservers": [nameserver]})
+    verify = json.dumps({"bucket": bucket, "link_hosts": [endpoint.removeprefix("http://")]})
+    result = minion.call(
+        "state.single", "ocp_aws.ses_email_identity_present", f"name={address}", f"region={region}",
+        f"verify_via_s3={verify}", "wait=60s",
+    )
+    assert result.retcode == 0, result
+    [state] = result.states()
+    assert state["result"] is True and f"Verified by receiving its mail in s3://{bucket}" in state["comment"], state
+    assert aws("sesv2", region).get_email_identity(EmailIdentity=address)["VerificationStatus"] == "SUCCESS"
