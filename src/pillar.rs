@@ -260,7 +260,19 @@ fn one(
             m.insert("ensure".into(), Value::String("absent".into()));
         }
     }
-    let mut spec = AnySpec::parse(kind, params.clone(), &path)?;
+    let mut spec = match AnySpec::parse(kind, params.clone(), &path) {
+        Ok(spec) => spec,
+        // Describing needs no apply-only setting (a DB instance's secret file): given at most a
+        // region, every setting is left to its default, as `export` reads.
+        Err(_) if !check && params.as_object().is_some_and(|m| m.keys().all(|k| k == "region")) => {
+            let mut spec = AnySpec::default_for(kind);
+            if let Some(r) = params.get("region").and_then(Value::as_str) {
+                spec.default_region(r);
+            }
+            spec
+        }
+        Err(e) => return Err(e),
+    };
     let mut errors = Vec::new();
     if let Some(r) = spec.region() {
         validate::region(r, &format!("{path}.region"), &mut errors);

@@ -124,6 +124,15 @@ async fn the_runbook_section_creates_waits_writes_the_password_and_then_does_not
     assert_eq!(v["return"]["host"], json!(host), "{v:#}");
     assert_eq!(v["return"]["user"], json!("postgres"));
     assert!(!out.contains(&password), "describe printed the password");
+    // Nor does it need the entry's secret file, which only applying uses: given the region alone,
+    // it reads with every setting managed, as export does.
+    let region = pillar["rds"]["instances"][&db].get("region").cloned().unwrap_or(json!("us-east-1"));
+    let request = json!({"version": 1, "op": "call", "function": "describe", "kind": "rds.db_instance", "name": db,
+        "params": {"region": region}, "connection": {"endpoint_url": endpoint()}});
+    let (status, out, err) = binary_as(&unique_keyid(), &["stdio"], &request.to_string());
+    assert_eq!(status, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["return"]["host"], json!(host), "{v:#}");
     let pillar_file = temp_dir("rds-describe").join("pillar.yaml");
     std::fs::write(&pillar_file, serde_yaml::to_string(&json!({"ocp_aws": pillar})).unwrap()).unwrap();
     let (status, out, err) = binary_as(
