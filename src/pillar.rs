@@ -260,19 +260,7 @@ fn one(
             m.insert("ensure".into(), Value::String("absent".into()));
         }
     }
-    let mut spec = match AnySpec::parse(kind, params.clone(), &path) {
-        Ok(spec) => spec,
-        // Describing needs no apply-only setting (a DB instance's secret file): given at most a
-        // region, every setting is left to its default, as `export` reads.
-        Err(_) if !check && params.as_object().is_some_and(|m| m.keys().all(|k| k == "region")) => {
-            let mut spec = AnySpec::default_for(kind);
-            if let Some(r) = params.get("region").and_then(Value::as_str) {
-                spec.default_region(r);
-            }
-            spec
-        }
-        Err(e) => return Err(e),
-    };
+    let mut spec = AnySpec::parse(kind, params.clone(), &path)?;
     let mut errors = Vec::new();
     if let Some(r) = spec.region() {
         validate::region(r, &format!("{path}.region"), &mut errors);
@@ -488,6 +476,17 @@ fn order(nodes: Vec<Node>) -> Vec<Node> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn describe_needs_no_apply_only_setting_but_checks_what_it_is_given() {
+        let db = KindId::RdsDbInstance;
+        assert_eq!(for_describe(db, "analysis", &json!({}), Some("eu-west-2")).unwrap().region, "eu-west-2");
+        assert_eq!(for_describe(db, "analysis", &json!({"region": "eu-west-1"}), None).unwrap().region, "eu-west-1");
+        assert!(for_describe(db, "analysis", &json!({"public": true}), None).is_ok(), "a setting given is parsed");
+        for bad in [json!({"region": 5}), json!({"region": "nowhere-9"}), json!({"public": "yes"})] {
+            assert!(for_describe(db, "analysis", &bad, None).is_err(), "{bad}");
+        }
+    }
 
     fn errors_of(pillar: Value) -> Vec<String> {
         match plan(&pillar, None) {

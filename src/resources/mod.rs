@@ -100,11 +100,6 @@ macro_rules! kinds {
             pub fn parse(kind: KindId, value: Value, path: &str) -> Result<Self, Error> {
                 Ok(match kind { $($(KindId::$variant => AnySpec::$variant(crate::strict::deserialize(value, path)?)),*),* })
             }
-            /// Every setting left to its default, as `export` reads a resource: what `describe`
-            /// reads with when given no setting, even for kinds whose entries need one to apply.
-            pub fn default_for(kind: KindId) -> Self {
-                match kind { $($(KindId::$variant => AnySpec::$variant(<$ty as Kind>::Spec::default())),*),* }
-            }
             pub fn kind(&self) -> KindId {
                 match self { $($(AnySpec::$variant(_) => KindId::$variant),*),* }
             }
