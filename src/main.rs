@@ -175,6 +175,13 @@ struct ConnArgs {
     /// Region (default us-east-1).
     #[arg(long)]
     region: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+/// The connection's flags besides the region, which `export` takes more than once.
+#[derive(clap::Args)]
+struct AwsArgs {
     /// Named profile of the AWS shared config files.
     #[arg(long)]
     profile: Option<String>,
@@ -194,10 +201,10 @@ impl ConnArgs {
     fn connection(&self) -> anyhow::Result<Connection> {
         let conn = Connection {
             region: self.region.clone(),
-            profile: self.profile.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            timeout: self.timeout,
-            attempts: self.attempts,
+            profile: self.aws.profile.clone(),
+            endpoint_url: self.aws.endpoint_url.clone(),
+            timeout: self.aws.timeout,
+            attempts: self.aws.attempts,
             ..Connection::default()
         };
         let errors: Vec<String> = conn
@@ -384,18 +391,8 @@ struct ExportArgs {
     diff: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = ExportOutput::Yaml)]
     output: ExportOutput,
-    /// Named profile of the AWS shared config files.
-    #[arg(long)]
-    profile: Option<String>,
-    /// Endpoint override, e.g. a local test server (AWS_ENDPOINT_URL works too).
-    #[arg(long)]
-    endpoint_url: Option<String>,
-    /// Seconds each attempt of an AWS call may take (default 20).
-    #[arg(long)]
-    timeout: Option<u64>,
-    /// Attempts per AWS call, the first included (default 5).
-    #[arg(long)]
-    attempts: Option<u32>,
+    #[command(flatten)]
+    aws: AwsArgs,
     /// How many AWS reads to run at once.
     #[arg(long, default_value_t = ocp_aws::engine::DEFAULT_CONCURRENCY)]
     concurrency: usize,
@@ -638,14 +635,7 @@ fn schema_path() -> anyhow::Result<PathBuf> {
 }
 
 fn export(runtime: &tokio::runtime::Runtime, args: ExportArgs) -> anyhow::Result<i32> {
-    let conn = ConnArgs {
-        region: args.regions.first().cloned(),
-        profile: args.profile,
-        endpoint_url: args.endpoint_url,
-        timeout: args.timeout,
-        attempts: args.attempts,
-    }
-    .connection()?;
+    let conn = ConnArgs { region: args.regions.first().cloned(), aws: args.aws }.connection()?;
     let kinds = match args.kinds.as_deref().map(ocp_aws::export::parse_kinds) {
         Some(Err(e)) => return Ok(fail(&e)),
         Some(Ok(k)) => k,
